@@ -1,0 +1,35 @@
+# Semantic-FPN + VAN-B2 (base) on ADE20K, 512x512, 40k iterations: the recipe of
+# the VAN paper's segmentation code (8 GPUs x 4 images, AdamW lr 2e-4, wd 1e-4,
+# poly decay with power 0.9).
+# Reported in the VAN paper (Semantic-FPN 40k, mIoU): 46.7.
+# Initialise from ImageNet weights converted with
+#   python tools/model_converters/van2mmfreq.py van_b2.pth pretrained/van_b2_mmfreq.pth
+_base_ = [
+    'mmseg::_base_/models/fpn_r50.py',
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_40k.py',
+]
+crop_size = (512, 512)
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _delete_=True,
+        type='mmfreq.VAN',
+        arch='b2',
+        drop_path_rate=0.2,
+        norm_cfg=norm_cfg,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/van_b2_mmfreq.pth')),
+    neck=dict(in_channels=[64, 128, 320, 512]),
+    decode_head=dict(num_classes=150))
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0, end=40000),
+]

@@ -1,0 +1,39 @@
+# UperNet + VAN-B2 (base) on ADE20K, 512x512, 160k iterations: the recipe of the
+# VAN paper's segmentation code (8 GPUs x 2 images, AdamW lr 6e-5, wd 0.01,
+# 1500 linear warm-up iterations, then poly decay with power 1).
+# Reported in the VAN paper (UperNet 160k, multi-scale mIoU): 50.1.
+# Initialise from ImageNet weights converted with
+#   python tools/model_converters/van2mmfreq.py van_b2.pth pretrained/van_b2_mmfreq.pth
+_base_ = [
+    'mmseg::_base_/models/upernet_r50.py',
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_160k.py',
+]
+crop_size = (512, 512)
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size, test_cfg=dict(size_divisor=32)),
+    backbone=dict(
+        _delete_=True,
+        type='mmfreq.VAN',
+        arch='b2',
+        drop_path_rate=0.1,
+        norm_cfg=norm_cfg,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/van_b2_mmfreq.pth')),
+    decode_head=dict(in_channels=[64, 128, 320, 512], num_classes=150),
+    auxiliary_head=dict(in_channels=320, num_classes=150))
+
+train_dataloader = dict(batch_size=2)
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000),
+]

@@ -1,0 +1,23 @@
+"""The built-in synthetic scenes as an mmseg dataset (ADE20K conventions)."""
+from mmseg.datasets import BaseSegDataset
+
+from mmfreq.registry import DATASETS
+
+from .synthetic_scenes import CLASSES, PALETTE
+
+
+@DATASETS.register_module()
+class SyntheticADE20KDataset(BaseSegDataset):
+    """Scenes written by :mod:`mmfreq.datasets.synthetic_scenes`.
+
+    Same layout and conventions as mmseg's ``ADE20KDataset`` (``.jpg`` images,
+    ``.png`` labels, label 0 ignored through ``reduce_zero_label``), with the
+    six synthetic classes instead of ADE20K's 150.
+    """
+
+    METAINFO = dict(classes=CLASSES, palette=PALETTE)
+
+    def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '.png',
+                 reduce_zero_label: bool = True, **kwargs) -> None:
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
+                         reduce_zero_label=reduce_zero_label, **kwargs)

@@ -1,0 +1,185 @@
+"""A small synthetic scene-parsing dataset in the exact ADE20K on-disk layout.
+
+    python -m mmfreq.datasets.synthetic_scenes data/synthetic_ade [--train 240] [--val 60]
+
+writes::
+
+    data/synthetic_ade/images/training/ADE_train_00000001.jpg
+    data/synthetic_ade/annotations/training/ADE_train_00000001.png
+    data/synthetic_ade/images/validation/ADE_val_00000001.jpg
+    data/synthetic_ade/annotations/validation/ADE_val_00000001.png
+
+Label PNGs are single-channel uint8 as in ADE20K: 0 marks unlabelled pixels
+(here a one-pixel seam around every shape) and 1..K the classes, so
+``reduce_zero_label=True`` applies exactly as for the real dataset. Each shape
+class has its own outline and its own texture (stripes, checkers, dots, ...)
+drawn in random colours over a random cloudy background, so a segmentor must
+learn shape and texture, not colour. The same seed gives the same files.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Callable, Dict, Tuple
+
+import numpy as np
+from PIL import Image
+
+CLASSES = ('background', 'disc', 'square', 'triangle', 'ring', 'bar')
+PALETTE = [[120, 120, 120], [180, 120, 120], [6, 230, 230], [80, 50, 50], [4, 200, 3],
+           [120, 120, 80]]
+
+Grid = Tuple[np.ndarray, np.ndarray]
+
+
+def _rotated(grid: Grid, cx: float, cy: float, angle: float) -> Grid:
+    ys, xs = grid
+    c, s = np.cos(angle), np.sin(angle)
+    return (xs - cx) * c + (ys - cy) * s, -(xs - cx) * s + (ys - cy) * c
+
+
+def _disc(grid: Grid, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
+    u, v = _rotated(grid, cx, cy, angle)
+    return u ** 2 + v ** 2 <= r ** 2
+
+
+def _square(grid: Grid, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
+    u, v = _rotated(grid, cx, cy, angle)
+    half = r * 0.8
+    return (np.abs(u) <= half) & (np.abs(v) <= half)
+
+
+def _triangle(grid: Grid, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
+    u, v = _rotated(grid, cx, cy, angle)
+    inside = np.ones_like(u, dtype=bool)
+    for k in range(3):  # three half-planes at 120 degrees
+        a = 2 * np.pi * k / 3
+        inside &= u * np.cos(a) + v * np.sin(a) <= r / 2
+    return inside
+
+
+def _ring(grid: Grid, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
+    u, v = _rotated(grid, cx, cy, angle)
+    d2 = u ** 2 + v ** 2
+    return (d2 <= r ** 2) & (d2 >= (0.55 * r) ** 2)
+
+
+def _bar(grid: Grid, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
+    u, v = _rotated(grid, cx, cy, angle)
+    return (np.abs(u) <= 1.3 * r) & (np.abs(v) <= 0.3 * r)
+
+
+def _stripes(grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    u, _ = _rotated(grid, 0, 0, rng.uniform(0, np.pi))
+    return 0.5 + 0.5 * np.sin(u * rng.uniform(0.6, 1.0))
+
+
+def _checkers(grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    period = rng.uniform(4, 7)
+    u, v = _rotated(grid, 0, 0, rng.uniform(0, np.pi / 2))
+    return ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float64)
+
+
+def _dots(grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    f = rng.uniform(0.7, 1.0)
+    ys, xs = grid
+    return (np.sin(xs * f) * np.sin(ys * f) > 0.4).astype(np.float64)
+
+
+def _radial(grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    ys, xs = grid
+    cx, cy = xs.mean(), ys.mean()
+    return 0.5 + 0.5 * np.sin(np.hypot(xs - cx, ys - cy) * rng.uniform(0.5, 0.8))
+
+
+def _grain(grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(0, 1, grid[0].shape)
+
+
+def _clouds(grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    """Smooth low-frequency noise: a coarse random grid, bilinearly upsampled."""
+    h, w = grid[0].shape
+    coarse = rng.uniform(0, 1, (6, 6))
+    ys = np.linspace(0, 5, h)[:, None]
+    xs = np.linspace(0, 5, w)[None, :]
+    y0, x0 = np.minimum(ys.astype(int), 4), np.minimum(xs.astype(int), 4)
+    fy, fx = ys - y0, xs - x0
+    top = coarse[y0, x0] * (1 - fx) + coarse[y0, x0 + 1] * fx
+    bottom = coarse[y0 + 1, x0] * (1 - fx) + coarse[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+# class index (1-based as in the label PNGs) -> (mask function, texture function)
+SHAPES: Dict[int, Tuple[Callable, Callable]] = {
+    2: (_disc, _stripes),
+    3: (_square, _checkers),
+    4: (_triangle, _dots),
+    5: (_ring, _radial),
+    6: (_bar, _grain),
+}
+
+
+def _paint(texture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mix two random colours by a texture in [0, 1]: (H, W) -> (H, W, 3)."""
+    dark, light = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    return dark + texture[..., None] * (light - dark)
+
+
+def make_scene(rng: np.random.Generator, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """One image (H, W, 3) uint8 RGB and its label map (H, W) uint8."""
+    h, w = size
+    grid = np.mgrid[0:h, 0:w].astype(np.float64)
+    grid = (grid[0], grid[1])
+    image = _paint(_clouds(grid, rng), rng)
+    label = np.ones((h, w), np.uint8)  # class 1: background
+    for _ in range(rng.integers(2, 6)):
+        cls = int(rng.integers(2, 2 + len(SHAPES)))
+        mask_fn, texture_fn = SHAPES[cls]
+        r = rng.uniform(0.1, 0.25) * min(h, w)
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        mask = mask_fn(grid, cx, cy, r, rng.uniform(0, 2 * np.pi))
+        image[mask] = _paint(texture_fn(grid, rng), rng)[mask]
+        label[mask] = cls
+        # the seam: pixels inside the shape that touch its outside stay unlabelled
+        edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) &
+                        np.roll(mask, 1, 1) & np.roll(mask, -1, 1))
+        label[edge] = 0
+    noise = rng.normal(0, 6, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8), label
+
+
+def write_split(root: str, split: str, count: int, seed: int,
+                min_size: int = 96, max_size: int = 160) -> None:
+    """Write ``count`` scenes of one split (``'training'`` or ``'validation'``)."""
+    prefix = 'ADE_train' if split == 'training' else 'ADE_val'
+    image_dir = osp.join(root, 'images', split)
+    label_dir = osp.join(root, 'annotations', split)
+    os.makedirs(image_dir, exist_ok=True)
+    os.makedirs(label_dir, exist_ok=True)
+    rng = np.random.default_rng([seed, 0 if split == 'training' else 1])
+    for i in range(1, count + 1):
+        size = tuple(int(s) for s in rng.integers(min_size, max_size + 1, 2))
+        image, label = make_scene(rng, size)
+        name = f'{prefix}_{i:08d}'
+        Image.fromarray(image).save(osp.join(image_dir, name + '.jpg'), quality=95)
+        Image.fromarray(label).save(osp.join(label_dir, name + '.png'))
+
+
+def generate(root: str, num_train: int = 240, num_val: int = 60, seed: int = 0) -> None:
+    """Write the whole dataset under ``root`` (ADEChallengeData2016 layout)."""
+    write_split(root, 'training', num_train, seed)
+    write_split(root, 'validation', num_val, seed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('root', help='output folder (the ADEChallengeData2016 level)')
+    parser.add_argument('--train', type=int, default=240, help='training images')
+    parser.add_argument('--val', type=int, default=60, help='validation images')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+    generate(args.root, args.train, args.val, args.seed)
+    print(f'wrote {args.train} training and {args.val} validation scenes to {args.root}')
+
+
+if __name__ == '__main__':
+    main()

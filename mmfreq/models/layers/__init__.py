@@ -1,0 +1,3 @@
+from .lka import LargeKernelAttention, LKAAttention
+
+__all__ = ['LargeKernelAttention', 'LKAAttention']

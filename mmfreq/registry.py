@@ -1,0 +1,17 @@
+"""The ``mmfreq`` registry scope.
+
+Each registry is a child of mmengine's root, as mmdet's, mmseg's and
+mmpretrain's are, so a config of any of them can select an mmfreq module with
+the scope prefix, e.g. ``backbone=dict(type='mmfreq.VAN', arch='b2')``.
+mmengine imports ``mmfreq.registry`` when it first meets the ``mmfreq.``
+prefix, and ``locations`` then imports the modules that register into it.
+"""
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+__all__ = ['DATASETS', 'MODELS']
+
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmfreq', locations=['mmfreq.models'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmfreq',
+                    locations=['mmfreq.datasets'])

@@ -1,0 +1,70 @@
+"""Load mmengine checkpoints under torch's safe (``weights_only``) unpickler.
+
+torch >= 2.6 loads with ``weights_only=True``, which refuses any pickled
+class it does not know. mmengine's own checkpoints hold a few such classes
+(the message hub's ``HistoryBuffer`` of numpy arrays), so a plain
+``resume=True`` fails. The fix here allowlists exactly those types and keeps
+the safe loader on: a checkpoint carrying any other pickled object is refused
+with an error naming the file and the offending globals, because unpickling
+it could run arbitrary code.
+"""
+import os.path as osp
+import pickle
+from typing import Any, Callable, List, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds pickled objects outside the allowlist."""
+
+
+def mmengine_checkpoint_globals() -> List[Any]:
+    """The non-tensor types an mmengine 0.10 checkpoint pickles.
+
+    The message hub stores ``HistoryBuffer`` objects whose state is numpy
+    arrays, and numpy scalars appear in its runtime info. numpy 2 pickles
+    dtypes by their per-type classes (``numpy.dtypes.Float64DType``, ...).
+    """
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    dtype_classes = [type(np.dtype(code)) for code in np.typecodes['All'] if code not in 'OV']
+    return [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
+            *dtype_classes]
+
+
+def load_checkpoint_safely(filename: str,
+                           map_location: Optional[Union[str, torch.device, Callable]] = None
+                           ) -> Any:
+    """``torch.load`` a local checkpoint with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: ``filename`` is not a file.
+        UnsafeCheckpointError: the file pickles a type outside
+            :func:`mmengine_checkpoint_globals` and torch's own safe set.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} can not be found')
+    with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
+        try:
+            return torch.load(filename, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+            raise UnsafeCheckpointError(
+                f'refusing to load checkpoint {filename}: it pickles objects that are '
+                f'neither tensors nor the types mmengine checkpoints hold: '
+                f'{", ".join(unsafe) or err}. Loading them could run arbitrary code. '
+                'Save only state dicts of tensors (plus numbers, strings, lists, dicts), '
+                'or, if you trust the file, re-save it without those objects.') from err
+
+
+def enable_safe_checkpoint_loading() -> None:
+    """Make mmengine load local checkpoints through :func:`load_checkpoint_safely`.
+
+    This covers ``resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')``.
+    Remote schemes (http, s3, ...) keep mmengine's own loaders.
+    """
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_checkpoint_safely)

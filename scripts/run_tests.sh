@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install what is missing, then lint and run the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+bash scripts/install_deps.sh
+"$PY" -m ruff check .
+"$PY" -m pytest tests "$@"

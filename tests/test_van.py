@@ -1,0 +1,189 @@
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from mmfreq.models.backbones import VAN, convert_van_state_dict
+
+# Official parameter counts without the 1000-class head (DESIGN.md §4).
+OFFICIAL_PARAMS = {'b0': 3_848_800, 'b1': 13_348_800, 'b2': 26_065_472, 'b3': 44_252_608}
+
+# mmpretrain -> official VAN key fragments (the names of the official release).
+MMPRETRAIN_TO_OFFICIAL = (
+    ('.projection.', '.proj.'),
+    ('spatial_gating_unit.DW_conv.', 'spatial_gating_unit.conv0.'),
+    ('spatial_gating_unit.DW_D_conv.', 'spatial_gating_unit.conv_spatial.'),
+    ('mlp.dwconv.', 'mlp.dwconv.dwconv.'),
+)
+
+
+def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights, BN statistics and layer scales, so no term is trivial."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            if tensor.dtype != torch.float32:
+                continue
+            if 'running_var' in name:
+                tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+            else:
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.2)
+    model.eval()  # (mmpretrain's train() does not return the module)
+    return model
+
+
+@pytest.mark.parametrize('arch', sorted(OFFICIAL_PARAMS))
+def test_parameter_count_matches_official(arch):
+    model = VAN(arch=arch)
+    assert sum(p.numel() for p in model.parameters()) == OFFICIAL_PARAMS[arch]
+
+
+@pytest.mark.parametrize('alias,arch', [('tiny', 'b0'), ('small', 'b1'), ('base', 'b2'),
+                                        ('large', 'b3')])
+def test_aliases_name_the_official_archs(alias, arch):
+    assert VAN.arch_zoo[VAN.arch_aliases[alias]] is VAN.arch_zoo[arch]
+
+
+@pytest.mark.parametrize('size', [(64, 64), (65, 97), (33, 200), (127, 31), (5, 7), (1, 1)])
+def test_output_strides_for_any_input_size(size):
+    model = VAN(arch='b0').eval()
+    h, w = size
+    with torch.no_grad():
+        outs = model(torch.randn(2, 3, h, w))
+    assert len(outs) == 4
+    for i, (out, dims) in enumerate(zip(outs, [32, 64, 160, 256])):
+        stride = 2 ** (i + 2)
+        expected_h = math.ceil(h / 4)
+        expected_w = math.ceil(w / 4)
+        for _ in range(i):
+            expected_h, expected_w = math.ceil(expected_h / 2), math.ceil(expected_w / 2)
+        assert out.shape == (2, dims, expected_h, expected_w), (stride, out.shape)
+
+
+def test_out_indices_select_stages():
+    model = VAN(arch='b0', out_indices=(1, 3)).eval()
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [64, 256]
+    with pytest.raises(ValueError, match='out_indices'):
+        VAN(arch='b0', out_indices=(4, ))
+
+
+def test_unknown_arch_names_the_valid_ones():
+    with pytest.raises(ValueError) as info:
+        VAN(arch='b9')
+    message = str(info.value)
+    assert "'b9'" in message
+    for name in ('b0', 'b6', 'tiny', 'large'):
+        assert name in message
+
+
+def test_custom_arch_dict_needs_all_keys():
+    with pytest.raises(ValueError, match='mlp_ratios'):
+        VAN(arch=dict(embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1]))
+    model = VAN(arch=dict(embed_dims=[8, 16, 32, 64], depths=[1, 1, 1, 1],
+                          mlp_ratios=[2, 2, 2, 2])).eval()
+    assert model(torch.randn(1, 3, 32, 32))[-1].shape == (1, 64, 1, 1)
+
+
+def test_frozen_stages_stop_gradients_and_keep_bn_in_eval():
+    model = VAN(arch='b0', frozen_stages=1)
+    model.train()
+    for i, stage in enumerate(model.stages):
+        frozen = i <= 1
+        assert all(p.requires_grad != frozen for p in stage.parameters())
+        bns = [m for m in stage.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert all(bn.training != frozen for bn in bns)
+    out = model(torch.randn(2, 3, 64, 64))
+    sum(o.sum() for o in out).backward()
+    assert model.stages[0].patch_embed.proj.weight.grad is None
+    assert model.stages[2].patch_embed.proj.weight.grad is not None
+
+
+def test_norm_eval_keeps_batchnorm_statistics():
+    model = VAN(arch='b0', norm_eval=True)
+    model.train()
+    bn = model.stages[3].blocks[0].norm1
+    before = bn.running_mean.clone()
+    model(torch.randn(2, 3, 64, 64) * 5 + 3)
+    assert not bn.training
+    assert torch.equal(bn.running_mean, before)
+
+
+def test_drop_path_rises_linearly_to_the_given_rate():
+    model = VAN(arch='b0', drop_path_rate=0.3)
+    rates = [b.drop_path.drop_prob if hasattr(b.drop_path, 'drop_prob') else 0.0
+             for s in model.stages for b in s.blocks]
+    assert rates[0] == 0.0
+    assert rates[-1] == pytest.approx(0.3)
+    assert all(b >= a for a, b in zip(rates, rates[1:]))
+
+
+def test_matches_mmpretrain_van_after_conversion():
+    """mmpretrain's VAN is an independent implementation: same weights, same outputs."""
+    from mmpretrain.models.backbones import VAN as MMPretrainVAN
+
+    reference = randomize_(MMPretrainVAN(arch='tiny', out_indices=(0, 1, 2, 3)))
+    model = VAN(arch='b0').eval()
+    state = {f'backbone.{k}': v for k, v in reference.state_dict().items()}
+    model.load_state_dict(convert_van_state_dict(state), strict=True)
+    x = torch.randn(2, 3, 75, 61)
+    with torch.no_grad():
+        for ours, theirs in zip(model(x), reference(x)):
+            torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_official_key_names_convert():
+    from mmpretrain.models.backbones import VAN as MMPretrainVAN
+
+    reference = randomize_(MMPretrainVAN(arch='tiny', out_indices=(3, )), seed=1)
+    official = {}
+    for key, value in reference.state_dict().items():
+        key = key.replace('blocks', 'block', 1) if key.startswith('blocks') else key
+        for old, new in MMPRETRAIN_TO_OFFICIAL:
+            key = key.replace(old, new)
+        official[key] = value
+    official['head.weight'] = torch.zeros(1000, 256)  # classification head: dropped
+    assert 'block1.0.mlp.dwconv.dwconv.weight' in official
+    model = VAN(arch='b0', out_indices=(3, )).eval()
+    model.load_state_dict(convert_van_state_dict(official), strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[0], reference(x)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_converter_rejects_foreign_keys():
+    with pytest.raises(KeyError, match='layer1.0.conv1.weight'):
+        convert_van_state_dict({'layer1.0.conv1.weight': torch.zeros(1),
+                                'norm1.weight': torch.zeros(1)})
+
+
+def test_switch_to_deploy_matches_and_removes_batchnorm():
+    model = randomize_(VAN(arch='b0'), seed=2)
+    x = torch.randn(2, 3, 96, 80)
+    with torch.no_grad():
+        expected = model(x)
+        model.switch_to_deploy()
+        fused = model(x)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    for a, b in zip(fused, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_pretrained_init_cfg_loads_converted_checkpoint(tmp_path):
+    source = randomize_(VAN(arch='b0'), seed=3)
+    path = tmp_path / 'van_b0_mmfreq.pth'
+    torch.save({'state_dict': source.state_dict()}, path)
+    model = VAN(arch='b0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_default_init_is_he_normal_over_fan_out():
+    torch.manual_seed(0)
+    model = VAN(arch='b0')
+    model.init_weights()
+    conv = model.stages[2].blocks[0].mlp.fc1  # 1x1 conv, fan_out = 640
+    assert conv.weight.std().item() == pytest.approx((2 / 640) ** 0.5, rel=0.05)
+    assert torch.count_nonzero(conv.bias) == 0
