@@ -14,4 +14,4 @@ __all__ = ['DATASETS', 'MODELS']
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmfreq', locations=['mmfreq.models'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmfreq',
-                    locations=['mmfreq.datasets'])
+                    locations=['mmfreq.datasets.synthetic_ade'])

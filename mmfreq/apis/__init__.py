@@ -1,12 +1,15 @@
 from .runner import (
-                     DatasetNotFoundError,
-                     adapt_to_device,
-                     build_runner,
-                     check_dataset_paths,
-                     default_work_dir,
-                     log_model_summary,
-                     set_local_rank,
+    DatasetNotFoundError,
+    adapt_to_device,
+    build_model_from_config,
+    build_runner,
+    check_dataset_paths,
+    default_work_dir,
+    log_model_summary,
+    replace_sync_bn,
+    set_local_rank,
 )
 
-__all__ = ['DatasetNotFoundError', 'adapt_to_device', 'build_runner', 'check_dataset_paths',
-           'default_work_dir', 'log_model_summary', 'set_local_rank']
+__all__ = ['DatasetNotFoundError', 'adapt_to_device', 'build_model_from_config', 'build_runner',
+           'check_dataset_paths', 'default_work_dir', 'log_model_summary', 'replace_sync_bn',
+           'set_local_rank']

@@ -8,10 +8,10 @@ from typing import Iterator, List, Optional, Tuple
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
+from mmengine.registry import MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
-from mmfreq.utils.collect_env import MMCVOpsMissingError
+from mmfreq.utils.collect_env import MMCVOpsMissingError, mmcv_ops_problem
 
 # Where users are told to put each known dataset when it is missing.
 DATASET_HINTS = {
@@ -20,7 +20,7 @@ DATASET_HINTS = {
         'data/ade/ADEChallengeData2016/{images,annotations}/{training,validation} exist '
         '(relative to where you run the tool), or point the config at your copy with '
         '--cfg-options {key}.data_root=/path/to/ADEChallengeData2016. '
-        'The built-in small dataset: python -m mmfreq.datasets.synthetic_ade data/synthetic_ade'),
+        'The built-in small dataset: python -m mmfreq.datasets.synthetic_scenes data/synthetic_ade'),
 }
 
 
@@ -62,16 +62,16 @@ def check_dataset_paths(cfg: Config, loaders: List[str]) -> None:
                         f'{key} ({dataset.get("type")}): {kind} {path!r} does not exist. ' + hint)
 
 
-def _replace_sync_bn(node: object) -> None:
+def replace_sync_bn(node: object) -> None:
     """SyncBN needs CUDA; on CPU the same config trains with plain BN."""
     if isinstance(node, dict):
         if node.get('type') in ('SyncBN', 'MMSyncBN'):
             node['type'] = 'BN'
         for value in node.values():
-            _replace_sync_bn(value)
+            replace_sync_bn(value)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            _replace_sync_bn(value)
+            replace_sync_bn(value)
 
 
 def adapt_to_device(cfg: Config, launcher: str) -> None:
@@ -82,7 +82,7 @@ def adapt_to_device(cfg: Config, launcher: str) -> None:
     """
     if torch.cuda.is_available():
         return
-    _replace_sync_bn(cfg._cfg_dict)
+    replace_sync_bn(cfg._cfg_dict)
     if launcher != 'none':
         cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
         cfg.env_cfg.dist_cfg.backend = 'gloo'
@@ -94,16 +94,33 @@ def adapt_to_device(cfg: Config, launcher: str) -> None:
         cfg.model_wrapper_cfg = wrapper
 
 
+def build_model_from_config(config: str) -> torch.nn.Module:
+    """The model of an mmfreq / mmdet / mmseg / mmpretrain config, in eval
+    mode, with BN for SyncBN on CPU and without loading pretrained weights."""
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    if not torch.cuda.is_available():
+        replace_sync_bn(cfg._cfg_dict)
+    return MODELS.build(cfg.model).eval()
+
+
 def build_runner(cfg: Config) -> Runner:
-    """Build the runner (and with it the model), turning a missing-ops import
-    error into :class:`MMCVOpsMissingError` with its fix."""
+    """Build the runner (and with it the model).
+
+    Without mmcv's compiled ops, mmdet's model modules fail to import and
+    mmengine only warns, so the build later fails with a bare "not in the
+    registry" error. Any build failure is therefore checked against the ops,
+    and reported as :class:`MMCVOpsMissingError` with its fix when they are
+    what is missing.
+    """
     try:
         if 'runner_type' in cfg:
             return RUNNERS.build(cfg)
         return Runner.from_cfg(cfg)
-    except ModuleNotFoundError as err:
-        if err.name == 'mmcv._ext':
-            raise MMCVOpsMissingError(str(err)) from err
+    except Exception as err:
+        problem = mmcv_ops_problem()
+        if problem is not None:
+            raise MMCVOpsMissingError(problem) from err
         raise
 
 

@@ -1,5 +1,6 @@
-"""Small built-in datasets. ``synthetic_scenes`` (the generator) needs only
-numpy and Pillow; the dataset classes import the host library they extend."""
-from .synthetic_ade import SyntheticADE20KDataset
+"""Small built-in datasets.
 
-__all__ = ['SyntheticADE20KDataset']
+``synthetic_scenes`` writes the files (numpy and Pillow only, also a CLI);
+``synthetic_ade`` reads them as an mmseg dataset and registers it in the
+mmfreq scope, which imports it on first use of ``mmfreq.SyntheticADE20KDataset``.
+"""

@@ -12,9 +12,9 @@ writes::
 Label PNGs are single-channel uint8 as in ADE20K: 0 marks unlabelled pixels
 (here a one-pixel seam around every shape) and 1..K the classes, so
 ``reduce_zero_label=True`` applies exactly as for the real dataset. Each shape
-class has its own outline and its own texture (stripes, checkers, dots, ...)
-drawn in random colours over a random cloudy background, so a segmentor must
-learn shape and texture, not colour. The same seed gives the same files.
+class has its own outline, texture (stripes, checkers, dots, ...) and hue
+(jittered in shade) over a cloudy grey background; shapes overlap and occlude
+each other. The same seed gives the same files.
 """
 import argparse
 import os
@@ -108,19 +108,22 @@ def _clouds(grid: Grid, rng: np.random.Generator) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-# class index (1-based as in the label PNGs) -> (mask function, texture function)
-SHAPES: Dict[int, Tuple[Callable, Callable]] = {
-    2: (_disc, _stripes),
-    3: (_square, _checkers),
-    4: (_triangle, _dots),
-    5: (_ring, _radial),
-    6: (_bar, _grain),
+# class index (1-based as in the label PNGs) -> (mask, texture, base RGB colour)
+SHAPES: Dict[int, Tuple[Callable, Callable, Tuple[int, int, int]]] = {
+    2: (_disc, _stripes, (200, 60, 50)),
+    3: (_square, _checkers, (60, 170, 70)),
+    4: (_triangle, _dots, (60, 80, 200)),
+    5: (_ring, _radial, (210, 190, 40)),
+    6: (_bar, _grain, (170, 60, 190)),
 }
 
 
-def _paint(texture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mix two random colours by a texture in [0, 1]: (H, W) -> (H, W, 3)."""
-    dark, light = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+def _paint(texture: np.ndarray, rng: np.random.Generator,
+           base: Tuple[int, int, int]) -> np.ndarray:
+    """Mix a jittered ``base`` colour with a darker shade of it by a texture
+    in [0, 1]: (H, W) -> (H, W, 3)."""
+    light = np.clip(np.asarray(base) + rng.normal(0, 20, 3), 0, 255)
+    dark = light * rng.uniform(0.3, 0.6)
     return dark + texture[..., None] * (light - dark)
 
 
@@ -129,15 +132,16 @@ def make_scene(rng: np.random.Generator, size: Tuple[int, int]) -> Tuple[np.ndar
     h, w = size
     grid = np.mgrid[0:h, 0:w].astype(np.float64)
     grid = (grid[0], grid[1])
-    image = _paint(_clouds(grid, rng), rng)
+    grey = rng.uniform(60, 200)
+    image = _paint(_clouds(grid, rng), rng, (grey, grey, grey))
     label = np.ones((h, w), np.uint8)  # class 1: background
     for _ in range(rng.integers(2, 6)):
         cls = int(rng.integers(2, 2 + len(SHAPES)))
-        mask_fn, texture_fn = SHAPES[cls]
+        mask_fn, texture_fn, colour = SHAPES[cls]
         r = rng.uniform(0.1, 0.25) * min(h, w)
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         mask = mask_fn(grid, cx, cy, r, rng.uniform(0, 2 * np.pi))
-        image[mask] = _paint(texture_fn(grid, rng), rng)[mask]
+        image[mask] = _paint(texture_fn(grid, rng), rng, colour)[mask]
         label[mask] = cls
         # the seam: pixels inside the shape that touch its outside stay unlabelled
         edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) &

@@ -22,17 +22,35 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds pickled objects outside the allowlist."""
 
 
+def _history_buffer_method(owner: Any, name: str) -> Callable:
+    """Stands in for ``getattr`` while unpickling, for one use only.
+
+    A ``HistoryBuffer`` pickles its statistics methods (``min``, ``max``,
+    ``current``, ``mean`` and any registered later) as
+    ``getattr(HistoryBuffer, 'min')``. A general ``getattr`` would let a
+    crafted checkpoint reach any attribute of any allowed object and call it,
+    so only that lookup is answered.
+    """
+    registered = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if owner is HistoryBuffer and name in registered:
+        return getattr(HistoryBuffer, name)
+    raise UnsafeCheckpointError(
+        f'getattr({owner!r}, {name!r}) in a checkpoint: only HistoryBuffer statistics '
+        'methods may be looked up while loading')
+
+
 def mmengine_checkpoint_globals() -> List[Any]:
-    """The non-tensor types an mmengine 0.10 checkpoint pickles.
+    """The non-tensor globals an mmengine 0.10 checkpoint pickles.
 
     The message hub stores ``HistoryBuffer`` objects whose state is numpy
-    arrays, and numpy scalars appear in its runtime info. numpy 2 pickles
-    dtypes by their per-type classes (``numpy.dtypes.Float64DType``, ...).
+    arrays plus their statistics methods (looked up with ``getattr``), and
+    numpy scalars appear in its runtime info. numpy 2 may pickle dtypes by
+    their per-type classes (``numpy.dtypes.Float64DType``, ...).
     """
     multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     dtype_classes = [type(np.dtype(code)) for code in np.typecodes['All'] if code not in 'OV']
     return [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,
-            *dtype_classes]
+            *dtype_classes, (_history_buffer_method, 'builtins.getattr')]
 
 
 def load_checkpoint_safely(filename: str,

@@ -1,0 +1,95 @@
+"""Latency and peak memory of a module, for the benchmark tools.
+
+Latencies of several modules are taken in one process, interleaved round by
+round so that machine drift hits all of them alike. Peak memory on CPU is the
+growth of the resident set during one pass, measured in a fresh process so
+that earlier allocations cannot hide it; on CUDA it is the allocator's peak.
+"""
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import time
+from typing import Callable, Dict, List, Sequence
+
+import torch
+import torch.nn as nn
+
+Builder = Callable[[], nn.Module]
+
+
+def run_once(module: nn.Module, inputs: torch.Tensor, backward: bool) -> None:
+    """One forward (and backward) pass; gradients are dropped afterwards."""
+    if backward:
+        outputs = module(inputs)
+        outputs = outputs if isinstance(outputs, (tuple, list)) else [outputs]
+        sum(o.float().mean() for o in outputs).backward()
+        module.zero_grad(set_to_none=True)
+    else:
+        with torch.no_grad():
+            module(inputs)
+    if inputs.is_cuda:
+        torch.cuda.synchronize()
+
+
+def compare_latency(modules: Dict[str, nn.Module], inputs: torch.Tensor, iters: int = 5,
+                    warmup: int = 1, backward: bool = False) -> Dict[str, float]:
+    """Median seconds per pass of each module, timed in interleaved rounds."""
+    for module in modules.values():
+        module.train(backward)
+        for _ in range(warmup):
+            run_once(module, inputs, backward)
+    times: Dict[str, List[float]] = {name: [] for name in modules}
+    for _ in range(iters):
+        for name, module in modules.items():
+            start = time.perf_counter()
+            run_once(module, inputs, backward)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _resident_bytes() -> int:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def _peak_memory_child(build: Builder, shape: Sequence[int], backward: bool,
+                       threads: int) -> float:
+    torch.set_num_threads(threads)
+    module = build()
+    module.train(backward)
+    inputs = torch.randn(*shape)
+    baseline = _resident_bytes()
+    run_once(module, inputs, backward)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return max(0, peak - baseline) / 2 ** 20
+
+
+def peak_memory_mb(build: Builder, shape: Sequence[int], backward: bool = False,
+                   device: str = 'cpu') -> float:
+    """Peak memory (MiB) one pass adds on top of the model and its input.
+
+    ``build`` must be picklable (a module-level function or a
+    ``functools.partial`` of one) when ``device`` is the CPU.
+    """
+    if device == 'cpu':
+        context = multiprocessing.get_context('spawn')
+        with context.Pool(1) as pool:
+            return pool.apply(_peak_memory_child,
+                              (build, tuple(shape), backward, torch.get_num_threads()))
+    module = build().to(device)
+    module.train(backward)
+    inputs = torch.randn(*shape, device=device)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    baseline = torch.cuda.memory_allocated()
+    run_once(module, inputs, backward)
+    return (torch.cuda.max_memory_allocated() - baseline) / 2 ** 20
+
+
+def append_result(path: str, record: dict) -> None:
+    """Append ``record`` as one JSON line to ``path`` (folders are created)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'a') as f:
+        f.write(json.dumps(record) + '\n')

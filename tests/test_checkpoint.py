@@ -1,0 +1,124 @@
+"""Resuming under torch's weights_only loader: allowlist, and refusal of the rest."""
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.runner import CheckpointLoader, Runner
+
+import mmfreq  # noqa: F401  (turns the safe loader on)
+from mmfreq.utils import UnsafeCheckpointError, load_checkpoint_safely
+
+
+class ToyModel(BaseModel):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, labels=None, mode='tensor'):
+        out = self.linear(inputs)
+        if mode == 'loss':
+            return {'loss': ((out.squeeze(1) - labels) ** 2).mean()}
+        return out
+
+
+class ToyDataset(torch.utils.data.Dataset):
+    metainfo = {'classes': ('a', 'b')}
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        return {'inputs': torch.tensor([float(i), 1.0]), 'labels': torch.tensor(float(i % 2))}
+
+
+class Payload:
+    """Stands for any pickled object a checkpoint should not carry."""
+
+
+def make_runner(work_dir: Path, max_iters: int, resume: bool = False) -> Runner:
+    return Runner(
+        model=ToyModel(), work_dir=str(work_dir),
+        train_dataloader=dict(dataset=ToyDataset(), sampler=dict(type='InfiniteSampler'),
+                              batch_size=2, collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        param_scheduler=dict(type='LinearLR', by_epoch=False, begin=0, end=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                                           interval=2)),
+        resume=resume, load_from=None, default_scope='mmengine',
+        experiment_name=f'toy_{work_dir.name}_{max_iters}_{resume}')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory) -> Path:
+    work_dir = tmp_path_factory.mktemp('toy')
+    make_runner(work_dir, max_iters=2).train()
+    return work_dir
+
+
+def test_plain_safe_load_fails_so_the_allowlist_is_needed(trained):
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(trained / 'iter_2.pth', weights_only=True)
+
+
+def test_mmengine_checkpoint_loads_safely(trained):
+    checkpoint = load_checkpoint_safely(str(trained / 'iter_2.pth'))
+    assert checkpoint['meta']['iter'] == 2
+    assert 'train/loss' in checkpoint['message_hub']['log_scalars']
+
+
+def test_mmengine_loads_local_files_through_the_safe_loader():
+    assert CheckpointLoader._get_checkpoint_loader('work_dirs/x.pth') is load_checkpoint_safely
+
+
+def test_resume_continues_from_the_checkpoint(trained):
+    runner = make_runner(trained, max_iters=4, resume=True)
+    runner.train()
+    assert runner.iter == 4
+    assert (trained / 'iter_4.pth').is_file()
+    checkpoint = load_checkpoint_safely(str(trained / 'iter_4.pth'))
+    assert checkpoint['meta']['iter'] == 4
+
+
+def test_checkpoint_with_a_foreign_object_is_refused(trained, tmp_path):
+    checkpoint = load_checkpoint_safely(str(trained / 'iter_2.pth'))
+    checkpoint['meta']['payload'] = Payload()
+    path = tmp_path / 'tampered.pth'
+    torch.save(checkpoint, path)
+    with pytest.raises(UnsafeCheckpointError) as info:
+        load_checkpoint_safely(str(path))
+    message = str(info.value)
+    assert str(path) in message
+    assert 'Payload' in message
+    assert 'arbitrary code' in message
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nothing.pth'):
+        load_checkpoint_safely(str(tmp_path / 'nothing.pth'))
+
+
+class MethodLookup:
+    """Pickles as ``getattr(HistoryBuffer, name)``, as a crafted file could."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return getattr, (HistoryBuffer, self.name)
+
+
+def test_only_history_buffer_statistics_may_be_looked_up(tmp_path):
+    allowed, forbidden = tmp_path / 'allowed.pth', tmp_path / 'forbidden.pth'
+    torch.save({'method': MethodLookup('mean')}, allowed)
+    torch.save({'method': MethodLookup('update')}, forbidden)
+    from mmengine.logging import HistoryBuffer
+    assert load_checkpoint_safely(str(allowed))['method'] is HistoryBuffer.mean
+    with pytest.raises(UnsafeCheckpointError) as info:
+        load_checkpoint_safely(str(forbidden))
+    assert str(forbidden) in str(info.value)
+    assert "'update'" in str(info.value)

@@ -1,0 +1,127 @@
+"""The user-facing tools, run as a user runs them (subprocesses)."""
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
+
+
+def test_train_then_test_prints_miou(synthetic_root, tmp_path):
+    work_dir = tmp_path / 'work'
+    train = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir,
+                      '--cfg-options', *small_run_options(synthetic_root, 4, 4)])
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert 'model built: EncoderDecoder, backbone VAN, 6 classes' in train.stdout + train.stderr
+    checkpoint = work_dir / 'iter_4.pth'
+    assert checkpoint.is_file()
+
+    out = tmp_path / 'results.pkl'
+    show_dir = tmp_path / 'vis'
+    test = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint, '--work-dir', work_dir,
+                     '--out', out, '--show-dir', show_dir,
+                     '--cfg-options', *small_run_options(synthetic_root, 4, 4)])
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert re.search(r'mIoU: \d+\.\d+', test.stdout + test.stderr)
+    with open(out, 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 4  # one per validation scene
+    assert len(list(show_dir.rglob('*.png'))) == 4
+
+
+def test_missing_ade20k_fails_after_building_the_model(tmp_path):
+    """The real UperNet VAN-B2 (150 classes) builds; only the data is missing."""
+    result = run_tool(['tools/train.py', ROOT / 'configs' / 'upernet_van_b.py'], cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert 'model built: EncoderDecoder, backbone VAN, 150 classes' in output
+    assert "folder 'data/ade/ADEChallengeData2016' does not exist" in output
+    assert 'ADEChallengeData2016.zip' in output
+    assert 'Traceback' not in output
+
+
+def test_missing_config_is_named(tmp_path):
+    result = run_tool(['tools/train.py', tmp_path / 'nope.py'])
+    assert result.returncode == 1
+    assert 'nope.py' in result.stderr and 'does not exist' in result.stderr
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(synthetic_root, tmp_path):
+    work_dir = tmp_path / 'work'
+    options = small_run_options(synthetic_root, 1000, 2)
+    command = [sys.executable, 'tools/train.py', str(SYNTHETIC_CONFIG), '--work-dir',
+               str(work_dir), '--cfg-options', *options]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not (work_dir / 'iter_4.pth').exists():
+            assert proc.poll() is None, 'training stopped before its first checkpoints'
+            assert time.time() < deadline, 'no checkpoint within 300 s'
+            time.sleep(0.5)
+        time.sleep(1)  # let the checkpoint file be complete before the kill
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    last = (work_dir / 'last_checkpoint').read_text().strip()
+    done = int(re.search(r'iter_(\d+)\.pth', last).group(1))
+    assert done >= 4
+
+    target = done + 2
+    resumed = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir, '--resume',
+                        '--cfg-options', *small_run_options(synthetic_root, target, 2)])
+    output = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, output[-3000:]
+    assert f'resumed epoch: 0, iter: {done}' in output
+    assert f'Iter(train) [{done + 1}/{target}]' in output
+    assert f'Iter(train) [1/{target}]' not in output
+    assert (work_dir / f'iter_{target}.pth').is_file()
+
+
+def test_dist_train_runs_two_processes_on_cpu(synthetic_root, tmp_path):
+    work_dir = tmp_path / 'work'
+    result = run_tool(['tools/dist_train.sh', SYNTHETIC_CONFIG, '2', '--work-dir', work_dir,
+                       '--cfg-options', *small_run_options(synthetic_root, 2, 2)],
+                      env={'PORT': '29517', 'OMP_NUM_THREADS': '1'})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert 'Distributed training: True' in output
+    assert 'GPU number: 2' in output  # mmengine's name for the world size
+    assert (work_dir / 'iter_2.pth').is_file()
+
+
+def test_corrupt_image_is_named(synthetic_root, tmp_path):
+    """The config's own pipeline reports the file it could not decode."""
+    import shutil
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+
+    root = tmp_path / 'data'
+    shutil.copytree(synthetic_root, root)
+    bad = root / 'images' / 'training' / 'ADE_train_00000003.jpg'
+    bad.write_bytes(b'\xff\xd8 this is not a jpeg')
+    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    cfg.train_dataloader.dataset.data_root = str(root)
+    init_default_scope('mmseg')
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    index = [i for i in range(len(dataset))
+             if dataset.get_data_info(i)['img_path'] == str(bad)][0]
+    with pytest.raises(Exception, match='ADE_train_00000003.jpg'):
+        dataset[index]
+
+
+def test_amp_on_cpu_is_refused_clearly(synthetic_root):
+    pytest.importorskip('torch')
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip('AMP is supported here')
+    result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--amp'])
+    assert result.returncode == 1
+    assert '--amp needs a CUDA device' in result.stderr

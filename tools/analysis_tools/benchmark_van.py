@@ -1,0 +1,75 @@
+"""mmfreq's VAN against mmpretrain's VAN in one process, same weights.
+
+    python tools/analysis_tools/benchmark_van.py [--arch b2] [--size 512] [--iters 5]
+
+Times the mmfreq backbone as trained, the same backbone after
+``switch_to_deploy()`` (BatchNorm and layer scale folded into the convs), and
+mmpretrain's VAN with the identical weights (mmfreq's is converted from it),
+then prints the latency ratios against mmpretrain and the largest output
+difference of each. One JSON line is appended to ``--out``.
+"""
+import argparse
+import copy
+import platform
+import time
+
+import torch
+
+from mmfreq.analysis import append_result, compare_latency
+from mmfreq.models.backbones import VAN, convert_van_state_dict
+
+MMPRETRAIN_ARCH = {'b0': 'tiny', 'b1': 'small', 'b2': 'base', 'b3': 'large'}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--arch', default='b2', choices=sorted(MMPRETRAIN_ARCH))
+    parser.add_argument('--size', type=int, default=512)
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--out', default='benchmarks/results/van_speed.jsonl')
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from mmpretrain.models.backbones import VAN as MMPretrainVAN
+    reference = MMPretrainVAN(arch=MMPRETRAIN_ARCH[args.arch], out_indices=(0, 1, 2, 3))
+    reference.init_weights()
+    ours = VAN(arch=args.arch)
+    state = {f'backbone.{k}': v for k, v in reference.state_dict().items()}
+    ours.load_state_dict(convert_van_state_dict(state), strict=True)
+    fused = copy.deepcopy(ours)
+    fused.switch_to_deploy()
+    modules = {'mmpretrain': reference, 'mmfreq': ours, 'mmfreq_deploy': fused}
+    for module in modules.values():
+        module.to(args.device).eval()
+
+    inputs = torch.randn(1, 3, args.size, args.size, device=args.device)
+    with torch.no_grad():
+        expected = reference(inputs)
+        max_diff = {name: max((a - b).abs().max().item()
+                              for a, b in zip(module(inputs), expected))
+                    for name, module in modules.items() if name != 'mmpretrain'}
+    latency = compare_latency(modules, inputs, args.iters, args.warmup)
+    record = dict(
+        arch=args.arch, size=args.size, device=args.device,
+        device_name=(torch.cuda.get_device_name() if args.device.startswith('cuda')
+                     else platform.processor() or platform.machine()),
+        threads=args.threads, torch=torch.__version__,
+        latency_ms={k: round(v * 1e3, 1) for k, v in latency.items()},
+        ratio_vs_mmpretrain={k: round(latency[k] / latency['mmpretrain'], 3)
+                             for k in ('mmfreq', 'mmfreq_deploy')},
+        max_abs_diff=max_diff, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    print(f'VAN-{args.arch} backbone, 1x3x{args.size}x{args.size}, {args.device} '
+          f'({args.threads} threads), median of {args.iters}:')
+    for name, seconds in latency.items():
+        ratio = seconds / latency['mmpretrain']
+        diff = f', max |diff| {max_diff[name]:.2e}' if name in max_diff else ''
+        print(f'  {name:<14} {seconds * 1e3:8.1f} ms  ratio {ratio:.3f}{diff}')
+    append_result(args.out, record)
+    print(f'appended to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
