@@ -21,7 +21,8 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_collect_env_reports_versions_and_ops():
-    result = python('from mmfreq.utils.collect_env import main; raise SystemExit(main(["--check"]))')
+    result = python('from mmfreq.utils.collect_env import main; '
+                    'raise SystemExit(main(["--check"]))')
     assert result.returncode == 0, result.stdout
     for name in ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'mmseg', 'mmpretrain'):
         assert f'\n{name} ' in '\n' + result.stdout

@@ -20,7 +20,8 @@ DATASET_HINTS = {
         'data/ade/ADEChallengeData2016/{images,annotations}/{training,validation} exist '
         '(relative to where you run the tool), or point the config at your copy with '
         '--cfg-options {key}.data_root=/path/to/ADEChallengeData2016. '
-        'The built-in small dataset: python -m mmfreq.datasets.synthetic_scenes data/synthetic_ade'),
+        'The built-in small dataset: '
+        'python -m mmfreq.datasets.synthetic_scenes data/synthetic_ade'),
 }
 
 
