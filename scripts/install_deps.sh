@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install whatever mmfreq needs that this Python lacks, then mmfreq itself.
 # Safe to run again: each step is skipped when its packages already import.
-#   PYTHON=python3.11 bash scripts/install_deps.sh
+#   PYTHON=python3.11 bash scripts/install_deps.sh [--with-tests]
 # GPU users: install a CUDA torch and a matching mmcv first; steps 1-2 then skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +26,10 @@ else
     PYTHON="$PY" bash scripts/build_mmcv.sh
 fi
 
-# 3. The rest of the stack, the test tools and mmfreq (editable).
+# 3. The rest of the stack (and the test tools when asked), then mmfreq, editable.
 step "installing the OpenMMLab stack and mmfreq"
-"${PIP[@]}" -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt
-"${PIP[@]}" --no-build-isolation --no-deps -e .
+extra=()
+[ "${1:-}" = "--with-tests" ] && extra=(-r requirements/tests.txt)
+"${PIP[@]}" -q -r requirements/mminstall.txt -r requirements/runtime.txt "${extra[@]}"
+"${PIP[@]}" -q --no-build-isolation --no-deps -e .
 "$PY" -m mmfreq.utils.collect_env --check

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
-bash scripts/install_deps.sh
+bash scripts/install_deps.sh --with-tests
 "$PY" -m ruff check .
 "$PY" -m pytest tests "$@"

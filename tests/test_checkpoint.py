@@ -9,7 +9,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner
 
 import mmfreq  # noqa: F401  (turns the safe loader on)
-from mmfreq.utils import UnsafeCheckpointError, load_checkpoint_safely
+from mmfreq.utils import UnsafeCheckpointError, load_from_local_safely
 
 
 class ToyModel(BaseModel):
@@ -65,13 +65,13 @@ def test_plain_safe_load_fails_so_the_allowlist_is_needed(trained):
 
 
 def test_mmengine_checkpoint_loads_safely(trained):
-    checkpoint = load_checkpoint_safely(str(trained / 'iter_2.pth'))
+    checkpoint = load_from_local_safely(str(trained / 'iter_2.pth'))
     assert checkpoint['meta']['iter'] == 2
     assert 'train/loss' in checkpoint['message_hub']['log_scalars']
 
 
 def test_mmengine_loads_local_files_through_the_safe_loader():
-    assert CheckpointLoader._get_checkpoint_loader('work_dirs/x.pth') is load_checkpoint_safely
+    assert CheckpointLoader._get_checkpoint_loader('work_dirs/x.pth') is load_from_local_safely
 
 
 def test_resume_continues_from_the_checkpoint(trained):
@@ -79,17 +79,17 @@ def test_resume_continues_from_the_checkpoint(trained):
     runner.train()
     assert runner.iter == 4
     assert (trained / 'iter_4.pth').is_file()
-    checkpoint = load_checkpoint_safely(str(trained / 'iter_4.pth'))
+    checkpoint = load_from_local_safely(str(trained / 'iter_4.pth'))
     assert checkpoint['meta']['iter'] == 4
 
 
 def test_checkpoint_with_a_foreign_object_is_refused(trained, tmp_path):
-    checkpoint = load_checkpoint_safely(str(trained / 'iter_2.pth'))
+    checkpoint = load_from_local_safely(str(trained / 'iter_2.pth'))
     checkpoint['meta']['payload'] = Payload()
     path = tmp_path / 'tampered.pth'
     torch.save(checkpoint, path)
     with pytest.raises(UnsafeCheckpointError) as info:
-        load_checkpoint_safely(str(path))
+        load_from_local_safely(str(path))
     message = str(info.value)
     assert str(path) in message
     assert 'Payload' in message
@@ -98,7 +98,7 @@ def test_checkpoint_with_a_foreign_object_is_refused(trained, tmp_path):
 
 def test_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nothing.pth'):
-        load_checkpoint_safely(str(tmp_path / 'nothing.pth'))
+        load_from_local_safely(str(tmp_path / 'nothing.pth'))
 
 
 class MethodLookup:
@@ -117,8 +117,8 @@ def test_only_history_buffer_statistics_may_be_looked_up(tmp_path):
     torch.save({'method': MethodLookup('mean')}, allowed)
     torch.save({'method': MethodLookup('update')}, forbidden)
     from mmengine.logging import HistoryBuffer
-    assert load_checkpoint_safely(str(allowed))['method'] is HistoryBuffer.mean
+    assert load_from_local_safely(str(allowed))['method'] is HistoryBuffer.mean
     with pytest.raises(UnsafeCheckpointError) as info:
-        load_checkpoint_safely(str(forbidden))
+        load_from_local_safely(str(forbidden))
     assert str(forbidden) in str(info.value)
     assert "'update'" in str(info.value)

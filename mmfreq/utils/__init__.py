@@ -1,7 +1,7 @@
 from .checkpoint import (
     UnsafeCheckpointError,
     enable_safe_checkpoint_loading,
-    load_checkpoint_safely,
+    load_from_local_safely,
 )
 
-__all__ = ['UnsafeCheckpointError', 'enable_safe_checkpoint_loading', 'load_checkpoint_safely']
+__all__ = ['UnsafeCheckpointError', 'enable_safe_checkpoint_loading', 'load_from_local_safely']

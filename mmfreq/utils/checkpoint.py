@@ -53,7 +53,7 @@ def mmengine_checkpoint_globals() -> List[Any]:
             *dtype_classes, (_history_buffer_method, 'builtins.getattr')]
 
 
-def load_checkpoint_safely(filename: str,
+def load_from_local_safely(filename: str,
                            map_location: Optional[Union[str, torch.device, Callable]] = None
                            ) -> Any:
     """``torch.load`` a local checkpoint with ``weights_only=True``.
@@ -80,9 +80,9 @@ def load_checkpoint_safely(filename: str,
 
 
 def enable_safe_checkpoint_loading() -> None:
-    """Make mmengine load local checkpoints through :func:`load_checkpoint_safely`.
+    """Make mmengine load local checkpoints through :func:`load_from_local_safely`.
 
     This covers ``resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')``.
     Remote schemes (http, s3, ...) keep mmengine's own loaders.
     """
-    CheckpointLoader.register_scheme(prefixes='', force=True)(load_checkpoint_safely)
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local_safely)

@@ -15,7 +15,7 @@ import sys
 import torch
 
 from mmfreq.models.backbones.van import VAN, convert_van_state_dict
-from mmfreq.utils import load_checkpoint_safely
+from mmfreq.utils import load_from_local_safely
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument('--arch', help='check the result against this VAN arch (e.g. b2)')
     args = parser.parse_args()
 
-    checkpoint = load_checkpoint_safely(args.src, map_location='cpu')
+    checkpoint = load_from_local_safely(args.src, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint.get('model', checkpoint))
     try:
         converted = convert_van_state_dict(state_dict)
