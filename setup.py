@@ -61,7 +61,8 @@ if __name__ == '__main__':
         python_requires='>=3.8',
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'projects')),
         include_package_data=True,
-        package_data={'mmfreq': ['.mim/**/*', '.mim/*']},
+        package_data={'mmfreq': ['.mim/model-index.yml', '.mim/configs/*.py', '.mim/tools/*',
+                                 '.mim/tools/*/*']},
         install_requires=read_requirements('runtime.txt'),
         extras_require={
             'mim': read_requirements('mminstall.txt'),

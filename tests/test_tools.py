@@ -82,16 +82,24 @@ def test_killed_run_resumes_from_its_last_checkpoint(synthetic_root, tmp_path):
     assert (work_dir / f'iter_{target}.pth').is_file()
 
 
-def test_dist_train_runs_two_processes_on_cpu(synthetic_root, tmp_path):
+def test_dist_train_and_test_run_two_processes_on_cpu(synthetic_root, tmp_path):
     work_dir = tmp_path / 'work'
+    env = {'PORT': '29517', 'OMP_NUM_THREADS': '1'}
+    options = ['--cfg-options', *small_run_options(synthetic_root, 2, 2)]
     result = run_tool(['tools/dist_train.sh', SYNTHETIC_CONFIG, '2', '--work-dir', work_dir,
-                       '--cfg-options', *small_run_options(synthetic_root, 2, 2)],
-                      env={'PORT': '29517', 'OMP_NUM_THREADS': '1'})
+                       *options], env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert 'Distributed training: True' in output
     assert 'GPU number: 2' in output  # mmengine's name for the world size
     assert (work_dir / 'iter_2.pth').is_file()
+
+    result = run_tool(['tools/dist_test.sh', SYNTHETIC_CONFIG, work_dir / 'iter_2.pth', '2',
+                       '--work-dir', work_dir, *options], env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert 'GPU number: 2' in output
+    assert re.search(r'mIoU: \d+\.\d+', output)
 
 
 def test_corrupt_image_is_named(synthetic_root, tmp_path):
@@ -125,3 +133,35 @@ def test_amp_on_cpu_is_refused_clearly(synthetic_root):
     result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--amp'])
     assert result.returncode == 1
     assert '--amp needs a CUDA device' in result.stderr
+
+
+def majority_class_miou(root) -> float:
+    """mIoU of predicting 'background' everywhere: the bar a model must clear."""
+    import numpy as np
+    from PIL import Image
+
+    from mmfreq.datasets.synthetic_scenes import CLASSES
+
+    labels = np.concatenate([np.asarray(Image.open(p)).ravel()
+                             for p in (root / 'annotations' / 'validation').iterdir()])
+    labelled = labels[labels > 0]
+    return 100 * np.mean(labelled == 1) / len(CLASSES)
+
+
+def test_short_training_is_far_above_chance(tmp_path):
+    """200 iterations of the demo config (a third of it) on the full built-in data."""
+    from mmfreq.datasets.synthetic_scenes import generate
+
+    root = tmp_path / 'data'
+    generate(str(root), seed=0)
+    options = [f'{loader}.dataset.data_root={root}'
+               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path / 'work',
+                       '--cfg-options', 'train_cfg.max_iters=200', 'train_cfg.val_interval=200',
+                       'param_scheduler.1.end=200', *options], timeout=1200)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    miou = float(re.findall(r'mIoU: (\d+\.\d+)', output)[-1])
+    chance = majority_class_miou(root)
+    assert chance < 20
+    assert miou > chance + 30, (miou, chance)

@@ -21,13 +21,18 @@ from mmfreq.registry import MODELS
 from ..layers import LKAAttention
 
 
-def _fold_bn_into_next_conv(bn: nn.BatchNorm2d, conv: nn.Conv2d) -> None:
+def _bn_affine(bn: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(scale, shift)`` with ``bn(x) == x * scale + shift`` in eval mode (per channel)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+def _fold_bn_into_next_conv(bn: _BatchNorm, conv: nn.Conv2d) -> None:
     """Rewrite the 1x1 ``conv`` in place so that ``conv(x) == conv(bn(x))``.
 
     Exact only for a 1x1, ungrouped conv (no padding sees BN's shift).
     """
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    shift = bn.bias - bn.running_mean * scale
+    scale, shift = _bn_affine(bn)
     weight = conv.weight.flatten(1)  # (out, in)
     conv.bias.data += weight @ shift
     conv.weight.data *= scale[None, :, None, None]
@@ -133,8 +138,7 @@ class VANBlock(nn.Module):
         if self.deploy:
             return
         ls1, ls2 = self.layer_scale_1.detach(), self.layer_scale_2.detach()
-        scale = self.norm1.weight / torch.sqrt(self.norm1.running_var + self.norm1.eps)
-        shift = self.norm1.bias - self.norm1.running_mean * scale
+        scale, shift = _bn_affine(self.norm1)
         self.register_buffer('shortcut_scale', (1 + ls1 * scale)[:, None, None])
         self.register_buffer('shortcut_shift', (ls1 * shift)[:, None, None])
         _fold_bn_into_next_conv(self.norm1, self.attn.proj_1)

@@ -1,0 +1,25 @@
+"""mim sees the installed mmfreq: `mim list`, and `mim train` on the built-in data."""
+import subprocess
+import sys
+
+from .conftest import small_run_options
+
+
+def mim(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'mim', *args], capture_output=True, text=True,
+                          timeout=600, cwd=cwd)
+
+
+def test_mim_lists_mmfreq():
+    result = mim('list')
+    assert result.returncode == 0, result.stderr
+    assert any(line.split()[:1] == ['mmfreq'] for line in result.stdout.splitlines())
+
+
+def test_mim_train_finds_config_and_tool_by_name(synthetic_root, tmp_path):
+    work_dir = tmp_path / 'work'
+    result = mim('train', 'mmfreq', 'fpn_van_t_synthetic.py', '--work-dir', str(work_dir),
+                 '--cfg-options', *small_run_options(synthetic_root, 2, 2), cwd=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert '.mim/tools/train.py' in result.stdout
+    assert (work_dir / 'iter_2.pth').is_file()
