@@ -30,6 +30,9 @@ fi
 step "installing the OpenMMLab stack and mmfreq"
 extra=()
 [ "${1:-}" = "--with-tests" ] && extra=(-r requirements/tests.txt)
-"${PIP[@]}" -q -r requirements/mminstall.txt -r requirements/runtime.txt "${extra[@]}"
+"${PIP[@]}" -q -r requirements/build.txt -r requirements/mminstall.txt -r requirements/runtime.txt \
+    "${extra[@]}"
+# A setup.py develop install (setuptools + wheel present, no pyproject.toml): mim
+# finds packages through its egg-link, and setup.py links mmfreq/.mim for it.
 "${PIP[@]}" -q --no-build-isolation --no-deps -e .
 "$PY" -m mmfreq.utils.collect_env --check

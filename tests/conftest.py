@@ -6,7 +6,7 @@ from typing import List
 
 import pytest
 
-from mmfreq.datasets.synthetic_scenes import generate
+from mmfreq.datasets.synthetic_scenes import write_ade20k
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
@@ -16,7 +16,7 @@ SYNTHETIC_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
 def synthetic_root(tmp_path_factory) -> Path:
     """A tiny copy of the built-in dataset: 16 training and 4 validation scenes."""
     root = tmp_path_factory.mktemp('synthetic_ade')
-    generate(str(root), num_train=16, num_val=4, seed=0)
+    write_ade20k(str(root), num_train=16, num_val=4, seed=0)
     return root
 
 

@@ -1,4 +1,4 @@
-"""A small synthetic scene-parsing dataset in the exact ADE20K on-disk layout.
+"""Small synthetic scene datasets in the exact ADE20K and COCO on-disk layouts.
 
     python -m mmfreq.datasets.synthetic_scenes data/synthetic_ade [--train 240] [--val 60]
 
@@ -9,24 +9,37 @@ writes::
     data/synthetic_ade/images/validation/ADE_val_00000001.jpg
     data/synthetic_ade/annotations/validation/ADE_val_00000001.png
 
+and ``... data/synthetic_coco --format coco`` writes::
+
+    data/synthetic_coco/annotations/instances_{train,val}2017.json  (polygon masks)
+    data/synthetic_coco/{train,val}2017/000000000001.jpg
+
 Label PNGs are single-channel uint8 as in ADE20K: 0 marks unlabelled pixels
 (here a one-pixel seam around every shape) and 1..K the classes, so
 ``reduce_zero_label=True`` applies exactly as for the real dataset. Each shape
 class has its own outline, texture (stripes, checkers, dots, ...) and hue
 (jittered in shade) over a cloudy grey background; shapes overlap and occlude
-each other. The same seed gives the same files.
+each other. The COCO variant annotates every visible shape instance (disc,
+square, triangle, bar) with its polygons and box. The same seed gives the same
+files.
 """
 import argparse
+import json
 import os
 import os.path as osp
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
+import cv2
 import numpy as np
 from PIL import Image
 
 CLASSES = ('background', 'disc', 'square', 'triangle', 'ring', 'bar')
 PALETTE = [[120, 120, 120], [180, 120, 120], [6, 230, 230], [80, 50, 50], [4, 200, 3],
            [120, 120, 80]]
+# Instance classes of the COCO variant: the shapes without holes, which COCO
+# polygons describe exactly (the ring is left out).
+COCO_SHAPE_CLASSES = (2, 3, 4, 6)
+COCO_CLASSES = tuple(CLASSES[cls - 1] for cls in COCO_SHAPE_CLASSES)
 
 Grid = Tuple[np.ndarray, np.ndarray]
 
@@ -127,16 +140,24 @@ def _paint(texture: np.ndarray, rng: np.random.Generator,
     return dark + texture[..., None] * (light - dark)
 
 
-def make_scene(rng: np.random.Generator, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
-    """One image (H, W, 3) uint8 RGB and its label map (H, W) uint8."""
+def make_scene(rng: np.random.Generator, size: Tuple[int, int],
+               shape_classes: Sequence[int] = tuple(SHAPES)
+               ) -> Tuple[np.ndarray, np.ndarray, List[Tuple[int, np.ndarray]]]:
+    """One scene: image (H, W, 3) uint8 RGB, label map (H, W) uint8, and the
+    instances as (class index, visible boolean mask) in drawing order.
+
+    Later shapes occlude earlier ones; ``shape_classes`` restricts which
+    classes are drawn.
+    """
     h, w = size
     grid = np.mgrid[0:h, 0:w].astype(np.float64)
     grid = (grid[0], grid[1])
     grey = rng.uniform(60, 200)
     image = _paint(_clouds(grid, rng), rng, (grey, grey, grey))
     label = np.ones((h, w), np.uint8)  # class 1: background
+    instances: List[Tuple[int, np.ndarray]] = []
     for _ in range(rng.integers(2, 6)):
-        cls = int(rng.integers(2, 2 + len(SHAPES)))
+        cls = int(shape_classes[rng.integers(len(shape_classes))])
         mask_fn, texture_fn, colour = SHAPES[cls]
         r = rng.uniform(0.1, 0.25) * min(h, w)
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
@@ -147,8 +168,11 @@ def make_scene(rng: np.random.Generator, size: Tuple[int, int]) -> Tuple[np.ndar
         edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) &
                         np.roll(mask, 1, 1) & np.roll(mask, -1, 1))
         label[edge] = 0
+        for _, earlier in instances:
+            earlier &= ~mask
+        instances.append((cls, mask))
     noise = rng.normal(0, 6, image.shape)
-    return np.clip(image + noise, 0, 255).astype(np.uint8), label
+    return np.clip(image + noise, 0, 255).astype(np.uint8), label, instances
 
 
 def write_split(root: str, split: str, count: int, seed: int,
@@ -162,27 +186,75 @@ def write_split(root: str, split: str, count: int, seed: int,
     rng = np.random.default_rng([seed, 0 if split == 'training' else 1])
     for i in range(1, count + 1):
         size = tuple(int(s) for s in rng.integers(min_size, max_size + 1, 2))
-        image, label = make_scene(rng, size)
+        image, label, _ = make_scene(rng, size)
         name = f'{prefix}_{i:08d}'
         Image.fromarray(image).save(osp.join(image_dir, name + '.jpg'), quality=95)
         Image.fromarray(label).save(osp.join(label_dir, name + '.png'))
 
 
-def generate(root: str, num_train: int = 240, num_val: int = 60, seed: int = 0) -> None:
-    """Write the whole dataset under ``root`` (ADEChallengeData2016 layout)."""
+def write_ade20k(root: str, num_train: int = 240, num_val: int = 60, seed: int = 0) -> None:
+    """Write the scene-parsing dataset under ``root`` (ADEChallengeData2016 layout)."""
     write_split(root, 'training', num_train, seed)
     write_split(root, 'validation', num_val, seed)
 
 
+def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
+    """COCO polygons ``[x0, y0, x1, y1, ...]`` of each outer contour of ``mask``."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
+
+
+def write_coco_split(root: str, split: str, count: int, seed: int, min_size: int = 96,
+                     max_size: int = 160, min_area: int = 16) -> None:
+    """Write ``count`` scenes of ``split`` (``'train2017'``/``'val2017'``) with
+    ``annotations/instances_{split}.json``. Instances whose visible part is
+    under ``min_area`` pixels are left out."""
+    os.makedirs(osp.join(root, split), exist_ok=True)
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    rng = np.random.default_rng([seed, 2 if split == 'train2017' else 3])
+    category_of = {cls: i + 1 for i, cls in enumerate(COCO_SHAPE_CLASSES)}
+    images, annotations = [], []
+    for image_id in range(1, count + 1):
+        size = tuple(int(s) for s in rng.integers(min_size, max_size + 1, 2))
+        image, _, instances = make_scene(rng, size, COCO_SHAPE_CLASSES)
+        file_name = f'{image_id:012d}.jpg'
+        Image.fromarray(image).save(osp.join(root, split, file_name), quality=95)
+        images.append(dict(id=image_id, file_name=file_name, height=size[0], width=size[1]))
+        for cls, mask in instances:
+            polygons = mask_to_polygons(mask)
+            if mask.sum() < min_area or not polygons:
+                continue
+            ys, xs = np.nonzero(mask)
+            x0, y0 = int(xs.min()), int(ys.min())
+            annotations.append(dict(
+                id=len(annotations) + 1, image_id=image_id, category_id=category_of[cls],
+                segmentation=polygons, area=float(mask.sum()), iscrowd=0,
+                bbox=[x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1]))
+    categories = [dict(id=i + 1, name=CLASSES[cls - 1], supercategory='shape')
+                  for i, cls in enumerate(COCO_SHAPE_CLASSES)]
+    with open(osp.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+
+
+def write_coco(root: str, num_train: int = 240, num_val: int = 60, seed: int = 0) -> None:
+    """Write the instance dataset under ``root`` (COCO 2017 layout)."""
+    write_coco_split(root, 'train2017', num_train, seed)
+    write_coco_split(root, 'val2017', num_val, seed)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', help='output folder (the ADEChallengeData2016 level)')
+    parser.add_argument('root', help='output folder (ADEChallengeData2016 or coco level)')
+    parser.add_argument('--format', choices=['ade20k', 'coco'], default='ade20k')
     parser.add_argument('--train', type=int, default=240, help='training images')
     parser.add_argument('--val', type=int, default=60, help='validation images')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
-    generate(args.root, args.train, args.val, args.seed)
-    print(f'wrote {args.train} training and {args.val} validation scenes to {args.root}')
+    writer = write_ade20k if args.format == 'ade20k' else write_coco
+    writer(args.root, args.train, args.val, args.seed)
+    print(f'wrote {args.train} training and {args.val} validation {args.format} scenes '
+          f'to {args.root}')
 
 
 if __name__ == '__main__':

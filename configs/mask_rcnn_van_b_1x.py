@@ -1,0 +1,21 @@
+# Mask R-CNN + VAN-B2 on COCO, 1x schedule (12 epochs, 8 GPUs x 2 images),
+# with AdamW and no weight decay on norms and layer scales, as is usual for
+# attention backbones. Initialise from ImageNet weights converted with
+#   python tools/model_converters/van2mmfreq.py van_b2.pth pretrained/van_b2_mmfreq.pth
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmfreq.VAN',
+        arch='b2',
+        drop_path_rate=0.1,
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/van_b2_mmfreq.pth')),
+    neck=dict(in_channels=[64, 128, 320, 512]))
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.),
+                                    'layer_scale': dict(decay_mult=0.)}))
