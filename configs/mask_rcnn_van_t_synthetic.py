@@ -5,9 +5,9 @@
 _base_ = './mask_rcnn_van_b_1x.py'
 data_root = 'data/synthetic_coco/'
 metainfo = dict(classes=('disc', 'square', 'triangle', 'bar'))
-scale = (320, 320)  # the scenes are 96-160 px: upscale so objects meet the anchors
+scale = (256, 256)  # the scenes are 96-160 px: upscale so objects meet the anchors
 channels = 64
-max_epochs = 6
+max_epochs = 3
 
 model = dict(
     backbone=dict(arch='b0', drop_path_rate=0.0, init_cfg=None),
