@@ -44,6 +44,16 @@ def test_missing_ade20k_fails_after_building_the_model(tmp_path):
     assert 'Traceback' not in output
 
 
+def test_missing_coco_fails_after_building_the_detector(tmp_path):
+    result = run_tool(['tools/train.py', ROOT / 'configs' / 'mask_rcnn_van_b_1x.py'], cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert 'model built: MaskRCNN, backbone VAN, 80 classes' in output
+    assert "folder 'data/coco/' does not exist" in output
+    assert 'annotations_trainval2017.zip' in output
+    assert 'Traceback' not in output
+
+
 def test_missing_config_is_named(tmp_path):
     result = run_tool(['tools/train.py', tmp_path / 'nope.py'])
     assert result.returncode == 1
@@ -176,17 +186,21 @@ def synthetic_coco_root(tmp_path_factory):
     return root
 
 
+def coco_options(root) -> list:
+    """--cfg-options pointing every loader and evaluator of a COCO config at ``root``."""
+    root = f'{root}/'
+    options = [f'{loader}.dataset.data_root={root}'
+               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    return options + [f'{evaluator}.ann_file={root}annotations/instances_val2017.json'
+                      for evaluator in ('val_evaluator', 'test_evaluator')]
+
+
 def test_detection_train_then_test_reports_coco_map(synthetic_coco_root, tmp_path):
     """One epoch of Mask R-CNN + VAN-B0 from scratch already finds the shapes."""
     config = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
-    root = f'{synthetic_coco_root}/'
     options = ['--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
                'param_scheduler.1.T_max=1', 'param_scheduler.1.end=1',
-               f'train_dataloader.dataset.data_root={root}',
-               f'val_dataloader.dataset.data_root={root}',
-               f'test_dataloader.dataset.data_root={root}',
-               f'val_evaluator.ann_file={root}annotations/instances_val2017.json',
-               f'test_evaluator.ann_file={root}annotations/instances_val2017.json']
+               *coco_options(synthetic_coco_root)]
     work_dir = tmp_path / 'work'
     train = run_tool(['tools/train.py', config, '--work-dir', work_dir, *options], timeout=1200)
     output = train.stdout + train.stderr
@@ -220,8 +234,8 @@ def test_image_without_annotations_trains(synthetic_coco_root, tmp_path):
                        'param_scheduler.1.T_max=1', 'param_scheduler.1.end=1',
                        'train_dataloader.dataset.filter_cfg.filter_empty_gt=False',
                        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-                       'train_dataloader.persistent_workers=False',
-                       f'train_dataloader.dataset.data_root={root}/'], timeout=600)
+                       'train_dataloader.persistent_workers=False', *coco_options(root)],
+                      timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert 'Epoch(train) [1][2/2]' in output

@@ -48,8 +48,7 @@ def main(argv=None) -> None:
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = default_work_dir(args.config, args.work_dir if args.work_dir
-                                    else cfg.get('work_dir'))
+    cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
     if args.amp:
         if not torch.cuda.is_available():
             sys.exit('error: --amp needs a CUDA device (mmengine\'s AmpOptimWrapper); '

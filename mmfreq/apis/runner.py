@@ -8,6 +8,7 @@ from typing import Iterator, List, Optional, Tuple
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.registry import MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
@@ -22,6 +23,13 @@ DATASET_HINTS = {
         '--cfg-options {key}.data_root=/path/to/ADEChallengeData2016. '
         'The built-in small dataset: '
         'python -m mmfreq.datasets.synthetic_scenes data/synthetic_ade'),
+    'CocoDataset': (
+        'Download COCO 2017 (train2017.zip, val2017.zip, annotations_trainval2017.zip) and '
+        'unzip it so that data/coco/{annotations,train2017,val2017} exist (relative to where '
+        'you run the tool), or point the config at your copy with --cfg-options '
+        '{key}.data_root=/path/to/coco/ and val_evaluator.ann_file=/path/to/coco/annotations/'
+        'instances_val2017.json. The built-in small dataset: '
+        'python -m mmfreq.datasets.synthetic_scenes data/synthetic_coco --format coco'),
 }
 
 
@@ -127,7 +135,7 @@ def build_runner(cfg: Config) -> Runner:
 
 def log_model_summary(runner: Runner) -> None:
     """One line naming what was built, so a run that stops on data still shows it."""
-    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     params = sum(p.numel() for p in model.parameters())
     parts = [type(model).__name__]
     backbone = getattr(model, 'backbone', None)
