@@ -44,8 +44,10 @@ def mmengine_checkpoint_globals() -> List[Any]:
 
     The message hub stores ``HistoryBuffer`` objects whose state is numpy
     arrays plus their statistics methods (looked up with ``getattr``), and
-    numpy scalars appear in its runtime info. numpy 2 may pickle dtypes by
-    their per-type classes (``numpy.dtypes.Float64DType``, ...).
+    numpy scalars appear in its runtime info. Unpickling a numpy 2 dtype
+    builds an instance of its per-type class (``numpy.dtypes.Float64DType``,
+    ...); every such class but object and void (which could hold arbitrary
+    Python objects) is plain data and is allowed.
     """
     multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     dtype_classes = [type(np.dtype(code)) for code in np.typecodes['All'] if code not in 'OV']
