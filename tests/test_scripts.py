@@ -1,0 +1,67 @@
+"""The converter and benchmark scripts, run as a user runs them."""
+import json
+
+import torch
+
+from .conftest import ROOT, SYNTHETIC_CONFIG, run_tool
+from .test_van import MMPRETRAIN_TO_OFFICIAL, randomize_
+
+
+def official_van_b0_checkpoint(path) -> None:
+    """An official-layout VAN-B0 checkpoint, made from mmpretrain's VAN-tiny."""
+    from mmpretrain.models.backbones import VAN as MMPretrainVAN
+
+    state = {}
+    for key, value in randomize_(MMPretrainVAN(arch='tiny')).state_dict().items():
+        key = key.replace('blocks', 'block', 1) if key.startswith('blocks') else key
+        for old, new in MMPRETRAIN_TO_OFFICIAL:
+            key = key.replace(old, new)
+        state[key] = value
+    state['head.weight'], state['head.bias'] = torch.zeros(1000, 256), torch.zeros(1000)
+    torch.save({'state_dict': state}, path)
+
+
+def test_converter_output_loads_through_init_cfg(tmp_path):
+    from mmfreq.models.backbones import VAN
+
+    src, dst = tmp_path / 'van_b0.pth', tmp_path / 'out' / 'van_b0_mmfreq.pth'
+    official_van_b0_checkpoint(src)
+    result = run_tool(['tools/model_converters/van2mmfreq.py', src, dst, '--arch', 'b0'])
+    assert result.returncode == 0, result.stderr
+    model = VAN(arch='b0', init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
+    model.init_weights()
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    assert set(converted) == set(model.state_dict())
+
+
+def test_converter_names_the_misfit_of_another_arch(tmp_path):
+    src = tmp_path / 'van_b0.pth'
+    official_van_b0_checkpoint(src)
+    result = run_tool(['tools/model_converters/van2mmfreq.py', src, tmp_path / 'x.pth',
+                       '--arch', 'b2'])
+    assert result.returncode == 1
+    assert "does not fit VAN arch 'b2'" in result.stderr
+    assert 'stages.0.patch_embed.proj.weight' in result.stderr  # 32 vs 64 channels
+    assert not (tmp_path / 'x.pth').exists()
+
+
+def test_van_benchmark_writes_its_ratios(tmp_path):
+    out = tmp_path / 'van.jsonl'
+    result = run_tool(['tools/analysis_tools/benchmark_van.py', '--arch', 'b0', '--size', '64',
+                       '--iters', '1', '--out', out])
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(out.read_text().splitlines()[-1])
+    assert set(record['ratio_vs_mmpretrain']) == {'mmfreq', 'mmfreq_deploy'}
+    assert max(record['max_abs_diff'].values()) < 1e-4
+
+
+def test_config_benchmark_writes_params_and_flops(tmp_path):
+    out = tmp_path / 'bench.jsonl'
+    result = run_tool(['tools/analysis_tools/benchmark.py', SYNTHETIC_CONFIG, '--shape', '64',
+                       '64', '--iters', '1', '--out', out], cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(out.read_text().splitlines()[-1])
+    from mmfreq.apis import build_model_from_config
+    model = build_model_from_config(str(SYNTHETIC_CONFIG))
+    assert record['params'] == sum(p.numel() for p in model.parameters())
+    assert record['flops'] > 0 and record['latency_ms'] > 0 and record['peak_memory_mb'] >= 0
