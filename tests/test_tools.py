@@ -33,24 +33,21 @@ def test_train_then_test_prints_miou(synthetic_root, tmp_path):
     assert len(list(show_dir.rglob('*.png'))) == 4
 
 
-def test_missing_ade20k_fails_after_building_the_model(tmp_path):
-    """The real UperNet VAN-B2 (150 classes) builds; only the data is missing."""
-    result = run_tool(['tools/train.py', ROOT / 'configs' / 'upernet_van_b.py'], cwd=tmp_path)
+@pytest.mark.parametrize('config,model,folder,hint', [
+    ('upernet_van_b.py', 'EncoderDecoder, backbone VAN, 150 classes',
+     'data/ade/ADEChallengeData2016', 'ADEChallengeData2016.zip'),
+    ('mask_rcnn_van_b_1x.py', 'MaskRCNN, backbone VAN, 80 classes', 'data/coco/',
+     'annotations_trainval2017.zip'),
+])
+def test_missing_dataset_fails_after_building_the_real_model(tmp_path, config, model, folder,
+                                                             hint):
+    """The full-size model builds; only the data is missing, and the error says where."""
+    result = run_tool(['tools/train.py', ROOT / 'configs' / config], cwd=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1
-    assert 'model built: EncoderDecoder, backbone VAN, 150 classes' in output
-    assert "folder 'data/ade/ADEChallengeData2016' does not exist" in output
-    assert 'ADEChallengeData2016.zip' in output
-    assert 'Traceback' not in output
-
-
-def test_missing_coco_fails_after_building_the_detector(tmp_path):
-    result = run_tool(['tools/train.py', ROOT / 'configs' / 'mask_rcnn_van_b_1x.py'], cwd=tmp_path)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1
-    assert 'model built: MaskRCNN, backbone VAN, 80 classes' in output
-    assert "folder 'data/coco/' does not exist" in output
-    assert 'annotations_trainval2017.zip' in output
+    assert f'model built: {model}' in output
+    assert f"folder '{folder}' does not exist" in output
+    assert hint in output
     assert 'Traceback' not in output
 
 
