@@ -222,14 +222,15 @@ def write_coco_split(root: str, split: str, count: int, seed: int, min_size: int
         Image.fromarray(image).save(osp.join(root, split, file_name), quality=95)
         images.append(dict(id=image_id, file_name=file_name, height=size[0], width=size[1]))
         for cls, mask in instances:
-            polygons = mask_to_polygons(mask)
-            if mask.sum() < min_area or not polygons:
+            area = int(mask.sum())
+            polygons = mask_to_polygons(mask) if area >= min_area else []
+            if not polygons:
                 continue
             ys, xs = np.nonzero(mask)
             x0, y0 = int(xs.min()), int(ys.min())
             annotations.append(dict(
                 id=len(annotations) + 1, image_id=image_id, category_id=category_of[cls],
-                segmentation=polygons, area=float(mask.sum()), iscrowd=0,
+                segmentation=polygons, area=float(area), iscrowd=0,
                 bbox=[x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1]))
     categories = [dict(id=i + 1, name=CLASSES[cls - 1], supercategory='shape')
                   for i, cls in enumerate(COCO_SHAPE_CLASSES)]
