@@ -1,3 +1,5 @@
+from .aa_resnet import AAResNet
+from .fdam_vit import FDAMViT, convert_fdam_vit_state_dict
 from .van import VAN, convert_van_state_dict
 
-__all__ = ['VAN', 'convert_van_state_dict']
+__all__ = ['AAResNet', 'FDAMViT', 'VAN', 'convert_fdam_vit_state_dict', 'convert_van_state_dict']

@@ -1,0 +1,117 @@
+"""Attention Augmented ResNet (Bello et al., "Attention Augmented
+Convolutional Networks", ICCV 2019).
+
+The network is mmpretrain's ResNet with the 3x3 conv of every bottleneck in
+the augmented stages replaced by an :class:`AAConv2d`. All ResNet key names
+stay (``layer3.2.conv2.conv.weight`` holds the convolutional filters), so
+plain ResNet ImageNet weights load into the convolutional part.
+"""
+from typing import Dict, Sequence
+
+import torch
+from mmpretrain.models.backbones import ResNet
+
+from mmfreq.registry import MODELS
+from mmfreq.utils.checkpoint import load_converted_weights
+
+from ..layers import AAConv2d
+
+
+def channels_for_heads(ratio: float, channels: int, num_heads: int) -> int:
+    """``ratio * channels`` rounded to the nearest multiple of ``num_heads`` (>= one per head).
+
+    The paper's k = 0.2, v = 0.1 give fractional widths on ResNet's 64...512
+    (e.g. d_k = 25.6 for 128 channels); each head needs a whole, equal share.
+    """
+    return max(num_heads, round(ratio * channels / num_heads) * num_heads)
+
+
+@MODELS.register_module()
+class AAResNet(ResNet):
+    """ResNet whose bottleneck 3x3 convs are attention-augmented in chosen stages.
+
+    Args:
+        depth (int): 50 or 101 (any bottleneck depth of ResNet: 50, 101, 152).
+        stage_with_aa (Sequence[bool]): Which of the four stages are augmented.
+            Defaults to the last three: full attention at 1/4 resolution costs
+            (HW)^2 memory (0.25 G logits per head at 512x512).
+        key_ratio (float): k = d_k / F_out before rounding. Defaults to 0.2.
+        value_ratio (float): v = d_v / F_out before rounding. Defaults to 0.1.
+        num_heads (int): N_h. Defaults to 8.
+        max_offset (int): Relative offsets with their own embedding. Defaults to 64.
+        out_indices (Sequence[int]): Stages to output. Defaults to all four.
+        **kwargs: The rest of mmpretrain's ResNet arguments (``frozen_stages``,
+            ``norm_eval``, ``norm_cfg``, ``deep_stem``, ``with_cp``,
+            ``drop_path_rate``, ``init_cfg`` ...). ``init_cfg=dict(type=
+            'Pretrained', checkpoint=...)`` loads plain ResNet weights
+            (torchvision, mmpretrain, mmdet): each augmented conv2 keeps the
+            first ``F_out - d_v`` filters, and the attention weights, new,
+            are listed in the log.
+
+    d_k and d_v are rounded to multiples of ``num_heads``
+    (:func:`channels_for_heads`): ResNet-50 with the defaults has d_k / d_v =
+    24 / 16, 48 / 24, 104 / 48 in stages 2, 3, 4.
+
+    Shape:
+        (B, 3, H, W) -> stage i: (B, 256 * 2**i, H / 2**(i + 2), W / 2**(i + 2))
+        (rounded up, as the plain ResNet).
+    """
+
+    attention_keys = ('*.conv2.qkv.*', '*.conv2.proj.*', '*.conv2.rel_table_*')
+    classification_keys = ('fc.*', 'head.*')
+
+    def __init__(self, depth: int, stage_with_aa: Sequence[bool] = (False, True, True, True),
+                 key_ratio: float = 0.2, value_ratio: float = 0.1, num_heads: int = 8,
+                 max_offset: int = 64, out_indices: Sequence[int] = (0, 1, 2, 3),
+                 **kwargs) -> None:
+        if depth not in (50, 101, 152):
+            raise KeyError(f'AAResNet: depth={depth} is not a bottleneck ResNet; '
+                           'choose 50, 101 or 152')
+        super().__init__(depth, out_indices=out_indices, **kwargs)
+        if len(stage_with_aa) != self.num_stages:
+            raise ValueError(f'AAResNet: stage_with_aa={tuple(stage_with_aa)} needs one entry '
+                             f'per stage ({self.num_stages})')
+        self.stage_with_aa = tuple(stage_with_aa)
+        for stage, (name, augment) in enumerate(zip(self.res_layers, stage_with_aa)):
+            if not augment:
+                continue
+            for block in getattr(self, name):
+                conv = block.conv2
+                if conv.dilation != (1, 1):
+                    raise ValueError(f'AAResNet: stage {stage + 1} is dilated '
+                                     f'({conv.dilation}); AAConv2d has no dilation')
+                width = conv.out_channels
+                block.conv2 = AAConv2d(
+                    conv.in_channels, width, 3, conv.stride[0],
+                    key_ratio=channels_for_heads(key_ratio, width, num_heads) / width,
+                    value_ratio=channels_for_heads(value_ratio, width, num_heads) / width,
+                    num_heads=num_heads, max_offset=max_offset)
+        self._freeze_stages()  # freezing ran in ResNet.__init__, before the swap
+
+    def train(self, mode: bool = True) -> 'AAResNet':
+        super().train(mode)  # mmpretrain's ResNet.train returns None
+        return self
+
+    def augmented_convs(self) -> Dict[str, AAConv2d]:
+        """``{'layer2.0.conv2': AAConv2d, ...}`` for every augmented conv."""
+        return {name: m for name, m in self.named_modules() if isinstance(m, AAConv2d)}
+
+    def convert_resnet_state_dict(self, state_dict: Dict[str, torch.Tensor]
+                                  ) -> Dict[str, torch.Tensor]:
+        """Fit a plain ResNet state dict: augmented 3x3 convs keep their first filters."""
+        converted = dict(state_dict)
+        for name, conv in self.augmented_convs().items():
+            weight = converted.pop(f'{name}.weight', None)
+            if weight is not None and conv.conv is not None:
+                converted[f'{name}.conv.weight'] = weight[:conv.conv.out_channels]
+        return converted
+
+    def init_weights(self) -> None:
+        if self.init_cfg is not None and not isinstance(self.init_cfg, list) and \
+                self.init_cfg.get('type') == 'Pretrained':
+            load_converted_weights(
+                self, self.init_cfg['checkpoint'], self.convert_resnet_state_dict,
+                may_be_new=self.attention_keys, may_be_dropped=self.classification_keys,
+                prefix=self.init_cfg.get('prefix', ''))
+            return
+        super().init_weights()
