@@ -1,4 +1,8 @@
 from .aa_conv import AAConv2d
+from .att_inv import AttInv, AttInvAttention
+from .freq_scale import FreqScale
 from .lka import LargeKernelAttention, LKAAttention
+from .star_relu import StarReLU
 
-__all__ = ['AAConv2d', 'LargeKernelAttention', 'LKAAttention']
+__all__ = ['AAConv2d', 'AttInv', 'AttInvAttention', 'FreqScale', 'LargeKernelAttention',
+           'LKAAttention', 'StarReLU']

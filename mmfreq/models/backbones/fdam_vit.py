@@ -1,0 +1,254 @@
+"""A DeiT-III style plain ViT for dense prediction with FDAM (Chen et al.,
+"Frequency-Dynamic Attention Modulation for Dense Prediction", ICCV 2025).
+
+Each block is ``x + gamma_1 * (Y + FreqScale(Y))`` with ``Y`` the (AttInv)
+attention of ``LN(x)``, then the same around the MLP. With ``att_inv=False``
+and ``freq_scale=False`` it is exactly DeiT-III's layer-scale block. Module
+names follow DeiT-III (``patch_embed.proj``, ``pos_embed``, ``gamma_1``) except
+``layers`` (mmseg's name, which its layer-decay optimizer constructor reads)
+and the FFN (mmcv's); ``convert_fdam_vit_state_dict`` maps DeiT-III and
+official FDAM checkpoints onto these names.
+"""
+import math
+import re
+from typing import Dict, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks import DropPath
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.model import BaseModule
+
+from mmfreq.registry import MODELS
+from mmfreq.utils.checkpoint import load_converted_weights
+
+from ..layers import AttInvAttention, FreqScale
+
+
+class FDAMBlock(nn.Module):
+    """Pre-norm transformer block with layer scale and optional FDAM parts.
+
+    Args:
+        embed_dims (int): Channels C.
+        num_heads (int): Attention heads.
+        feedforward_channels (int): Hidden width of the MLP.
+        qkv_bias (bool): Bias of the qkv projection.
+        drop_path (float): Stochastic depth rate of this block.
+        layer_scale_init (float): Initial value of ``gamma_1`` / ``gamma_2``.
+        att_inv (bool): AttInv in the attention.
+        freq_scale (bool): A FreqScale after the attention and after the MLP.
+        freq_scale_cfg (dict): Keyword arguments of both FreqScales.
+        with_cp (bool): Recompute the block in the backward pass (saves memory).
+
+    Shape:
+        x: (B, H*W, C) with ``hw_shape`` = (H, W) -> (B, H*W, C).
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, feedforward_channels: int,
+                 qkv_bias: bool = True, drop_path: float = 0.0,
+                 layer_scale_init: float = 1e-4, att_inv: bool = True,
+                 freq_scale: bool = True, freq_scale_cfg: dict = dict(),
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.with_cp = with_cp
+        self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.attn = AttInvAttention(embed_dims, num_heads, qkv_bias=qkv_bias, att_inv=att_inv)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.ffn = FFN(embed_dims, feedforward_channels, act_cfg=dict(type='GELU'),
+                       add_identity=False)
+        self.attn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if freq_scale else None
+        self.ffn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if freq_scale else None
+        self.gamma_1 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
+        self.gamma_2 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    @staticmethod
+    def _with_freq_scale(y: torch.Tensor, freq_scale: nn.Module, hw_shape: Tuple[int, int]
+                         ) -> torch.Tensor:
+        """``y + FreqScale(y)`` on the token grid; y unchanged without a FreqScale."""
+        if freq_scale is None:
+            return y
+        b, n, c = y.shape
+        grid = y.transpose(1, 2).reshape(b, c, *hw_shape)
+        return y + freq_scale(grid).flatten(2).transpose(1, 2)
+
+    def _forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        y = self._with_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw_shape)
+        x = x + self.drop_path(self.gamma_1 * y)
+        z = self._with_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale, hw_shape)
+        return x + self.drop_path(self.gamma_2 * z)
+
+    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, hw_shape, use_reentrant=False)
+        return self._forward(x, hw_shape)
+
+
+@MODELS.register_module()
+class FDAMViT(BaseModule):
+    """Plain ViT (DeiT-III style, no class token) with FDAM, for dense prediction.
+
+    Every output is the token grid of one layer, (B, C, ceil(H / 16),
+    ceil(W / 16)) for patch size 16: the input is zero-padded at the bottom
+    and right to a multiple of the patch size, and the position embedding
+    (learned on the ``img_size`` grid) is resized bicubically to the grid.
+    Use the FDAM neck (``mmfreq.FDAMNeck``) to turn them into a pyramid.
+
+    Args:
+        arch (str | dict): 'small', 'base', 'large' (also 's', 'b', 'l') or a
+            dict with embed_dims, num_layers, num_heads, feedforward_channels.
+        img_size (int): Size the position embedding is learned at. Defaults to 224.
+        patch_size (int): Defaults to 16.
+        in_channels (int): Defaults to 3.
+        out_indices (Sequence[int]): Layers whose output is returned.
+            Defaults to the last layer of each quarter (2, 5, 8, 11 for 12 layers).
+        qkv_bias (bool): Defaults to True.
+        drop_path_rate (float): Stochastic depth, the same rate in every
+            layer as in DeiT-III and the FDAM code. Defaults to 0.
+        layer_scale_init (float): Initial layer scale. Defaults to 1e-4.
+        att_inv (bool): AttInv in every attention. Defaults to True.
+        freq_scale (bool): FreqScale after every attention and MLP. Defaults to True.
+        freq_scale_cfg (dict): Arguments of the FreqScales (groups, num_filters,
+            basis_size, router_ratio, init_std). Defaults to FDAM's.
+        with_cp (bool): Activation checkpointing per block. Defaults to False.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
+            loads DeiT-III, official FDAM or mmfreq checkpoints; FDAM
+            parameters absent from the file start fresh and are logged.
+    """
+
+    arch_zoo = {
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=384, num_layers=12, num_heads=6, feedforward_channels=1536)),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072)),
+        **dict.fromkeys(['l', 'large'], dict(
+            embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096)),
+    }
+    # Keys an FDAM-ViT may lack in a plain ViT checkpoint, and plain-ViT keys it drops.
+    fdam_keys = ('*.att_inv.*', '*freq_scale.*')
+    classification_keys = ('cls_token', 'norm.*', 'fc_norm.*', 'head.*', 'head_drop.*')
+
+    def __init__(self, arch='base', img_size: int = 224, patch_size: int = 16,
+                 in_channels: int = 3, out_indices: Sequence[int] = None,
+                 qkv_bias: bool = True, drop_path_rate: float = 0.0,
+                 layer_scale_init: float = 1e-4, att_inv: bool = True,
+                 freq_scale: bool = True, freq_scale_cfg: dict = dict(),
+                 with_cp: bool = False, init_cfg: dict = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(arch, str):
+            if arch.lower() not in self.arch_zoo:
+                raise KeyError(f'FDAMViT: unknown arch {arch!r}; choose one of '
+                               f'{sorted(self.arch_zoo)} or pass a dict')
+            arch = self.arch_zoo[arch.lower()]
+        num_layers, embed_dims = arch['num_layers'], arch['embed_dims']
+        if out_indices is None:
+            out_indices = [num_layers * q // 4 - 1 for q in range(1, 5)]
+        self.out_indices = [i % num_layers for i in out_indices]
+        if any(not -num_layers <= i < num_layers for i in out_indices):
+            raise ValueError(f'FDAMViT: out_indices={list(out_indices)} outside the '
+                             f'{num_layers} layers')
+        self.patch_size, self.embed_dims = patch_size, embed_dims
+        self.pretrain_grid = (img_size // patch_size, img_size // patch_size)
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(in_channels, embed_dims, patch_size, patch_size)
+        self.pos_embed = nn.Parameter(torch.zeros(1, math.prod(self.pretrain_grid), embed_dims))
+        self.layers = nn.ModuleList(
+            FDAMBlock(embed_dims, arch['num_heads'], arch['feedforward_channels'],
+                      qkv_bias=qkv_bias, drop_path=drop_path_rate,
+                      layer_scale_init=layer_scale_init, att_inv=att_inv,
+                      freq_scale=freq_scale, freq_scale_cfg=freq_scale_cfg, with_cp=with_cp)
+            for _ in range(num_layers))
+
+    def init_weights(self) -> None:
+        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+            load_converted_weights(
+                self, self.init_cfg['checkpoint'],
+                lambda state: convert_fdam_vit_state_dict(state, self.pretrain_grid),
+                may_be_new=self.fdam_keys, may_be_dropped=self.classification_keys,
+                prefix=self.init_cfg.get('prefix', ''))
+            return
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def resized_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
+        """(1, grid_h * grid_w, C): the position embedding resized bicubically."""
+        if tuple(grid) == self.pretrain_grid:
+            return self.pos_embed
+        return resize_pos_embed(self.pos_embed, self.pretrain_grid, grid)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        h, w = x.shape[-2:]
+        p = self.patch_size
+        x = F.pad(x, (0, -w % p, 0, -h % p))
+        x = self.patch_embed.proj(x)
+        grid = tuple(x.shape[-2:])
+        x = x.flatten(2).transpose(1, 2) + self.resized_pos_embed(grid)
+        outs = []
+        for i, layer in enumerate(self.layers):
+            x = layer(x, grid)
+            if i in self.out_indices:
+                outs.append(x.transpose(1, 2).reshape(x.shape[0], -1, *grid).contiguous())
+        return tuple(outs)
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
+                     dst_grid: Tuple[int, int]) -> torch.Tensor:
+    """Bicubic resize of a (1, src_h * src_w, C) position embedding to dst_grid."""
+    c = pos_embed.shape[-1]
+    grid = pos_embed.float().reshape(1, *src_grid, c).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=dst_grid, mode='bicubic', align_corners=False)
+    return grid.flatten(2).transpose(1, 2).to(pos_embed.dtype)
+
+
+# Official FDAM / DeiT-III (timm) names -> mmfreq names, applied in order.
+_RENAMES = [
+    (r'^blocks\.', 'layers.'),
+    (r'\.mlp\.fc1\.', '.ffn.layers.0.0.'),
+    (r'\.mlp\.fc2\.', '.ffn.layers.1.'),
+    (r'\.attn\.dy_freq_starrelu\.', '.attn.att_inv.gate_act.'),
+    (r'\.attn\.dy_freq_2\.', '.attn.att_inv.lowpass_gate.'),
+    (r'\.attn\.dy_freq\.', '.attn.att_inv.highpass_gate.'),
+    (r'\.attn\.lf_gamma$', '.attn.att_inv.lowpass_gamma'),
+    (r'\.attn\.hf_gamma$', '.attn.att_inv.highpass_gamma'),
+    (r'\.freq_scale_1\.', '.attn_freq_scale.'),
+    (r'\.freq_scale_2\.', '.ffn_freq_scale.'),
+    (r'\.reweight\.fc1\.', '.router.0.'),
+    (r'\.reweight\.act\.', '.router.1.'),
+    (r'\.reweight\.fc2\.', '.router.2.'),
+    (r'\.complex_weights$', '.basis'),
+]
+
+
+def convert_fdam_vit_state_dict(state_dict: Dict[str, torch.Tensor],
+                                pretrain_grid: Tuple[int, int] = (14, 14)
+                                ) -> Dict[str, torch.Tensor]:
+    """Map a DeiT-III, official FDAM or mmfreq FDAM-ViT state dict to mmfreq names.
+
+    A class-token slot in ``pos_embed`` (timm ViTs) is dropped and the rest
+    resized to ``pretrain_grid``. The official FDAM code's built-in pyramid
+    (``up1``...``up4``) belongs to the neck and is left out here.
+    """
+    converted = {}
+    for key, value in state_dict.items():
+        if key.startswith(('up1.', 'up2.', 'up3.', 'up4.')):
+            continue
+        for pattern, replacement in _RENAMES:
+            key = re.sub(pattern, replacement, key)
+        converted[key] = value
+    pos_embed = converted.get('pos_embed')
+    if pos_embed is not None:
+        n = pos_embed.shape[1]
+        side = math.isqrt(n)
+        if side * side != n:  # a leading class-token slot
+            pos_embed, n = pos_embed[:, 1:], n - 1
+            side = math.isqrt(n)
+        if (side, side) != tuple(pretrain_grid):
+            pos_embed = resize_pos_embed(pos_embed, (side, side), pretrain_grid)
+        converted['pos_embed'] = pos_embed
+    return converted

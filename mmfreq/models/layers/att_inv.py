@@ -1,0 +1,121 @@
+"""AttInv from FDAM (Chen et al., "Frequency-Dynamic Attention Modulation for
+Dense Prediction", ICCV 2025): softmax attention is a low-pass filter, so its
+complement ``V - AV`` is the high-pass part it throws away; AttInv adds both
+back with per-token, per-head gates and per-channel gammas."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .star_relu import StarReLU
+
+# The official code's constant (about 1/e): the high-pass gate is 1 where s^2 = 0.3678.
+_HIGHPASS_HALF_POINT = 0.3678
+
+
+class AttInv(nn.Module):
+    """Frequency modulation of an attention output.
+
+    With ``lowpass = AV`` (the attention output) and ``highpass = V - AV``::
+
+        out = lowpass + lowpass * a(x) * gamma_lf + highpass * b(x) * gamma_hf
+        a(x) = tanh(W_a StarReLU(x)),  b(x) = 2 s^2 / (s^2 + 0.3678),
+        s = softplus(W_b StarReLU(x))
+
+    ``a`` and ``b`` are per token and head, the gammas per channel and start
+    at ``gamma_init`` (1e-5), so a fresh AttInv is almost the identity and a
+    pre-trained plain attention keeps its behaviour.
+
+    Args:
+        embed_dims (int): Channels C of the tokens (all heads together).
+        num_heads (int): Heads; C must be divisible by it.
+        lowpass (bool): Use the low-pass term (``a``, ``gamma_lf``).
+        highpass (bool): Use the high-pass term (``b``, ``gamma_hf``).
+        gamma_init (float): Initial value of the gammas. Defaults to 1e-5.
+
+    Shape:
+        x: (B, N, C) tokens the attention was computed from (its input);
+        attn_out, value: (B, heads, N, C / heads) -> (B, heads, N, C / heads).
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, lowpass: bool = True,
+                 highpass: bool = True, gamma_init: float = 1e-5) -> None:
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'AttInv: embed_dims={embed_dims} is not divisible by '
+                             f'num_heads={num_heads}')
+        if not (lowpass or highpass):
+            raise ValueError('AttInv: switch on lowpass, highpass or both '
+                             '(with neither, leave AttInv out)')
+        self.num_heads = num_heads
+        self.gate_act = StarReLU()
+        self.lowpass_gate = nn.Linear(embed_dims, num_heads) if lowpass else None
+        self.lowpass_gamma = nn.Parameter(torch.full((embed_dims,), gamma_init)) \
+            if lowpass else None
+        self.highpass_gate = nn.Linear(embed_dims, num_heads) if highpass else None
+        self.highpass_gamma = nn.Parameter(torch.full((embed_dims,), gamma_init)) \
+            if highpass else None
+
+    def _per_head(self, gate: torch.Tensor) -> torch.Tensor:
+        """(B, N, heads) -> (B, heads, N, 1)."""
+        return gate.transpose(1, 2).unsqueeze(-1)
+
+    def _per_channel(self, gamma: torch.Tensor) -> torch.Tensor:
+        """(C,) -> (1, heads, 1, C / heads), channel c = head * C / heads + j."""
+        return gamma.view(1, self.num_heads, 1, -1)
+
+    def forward(self, x: torch.Tensor, attn_out: torch.Tensor,
+                value: torch.Tensor) -> torch.Tensor:
+        feat = self.gate_act(x)
+        out = attn_out
+        if self.lowpass_gate is not None:
+            a = self._per_head(torch.tanh(self.lowpass_gate(feat)))
+            out = out + attn_out * a * self._per_channel(self.lowpass_gamma)
+        if self.highpass_gate is not None:
+            s2 = F.softplus(self.highpass_gate(feat)) ** 2
+            b = self._per_head(2 * s2 / (s2 + _HIGHPASS_HALF_POINT))
+            out = out + (value - attn_out) * b * self._per_channel(self.highpass_gamma)
+        return out
+
+
+class AttInvAttention(nn.Module):
+    """Multi-head self-attention over all tokens, optionally with AttInv.
+
+    ``AV`` comes from ``scaled_dot_product_attention``, so the N x N attention
+    matrix is never materialised. With ``att_inv=False`` this is the plain
+    ViT attention (``qkv`` and ``proj`` named as in timm / DeiT-III).
+
+    Args:
+        embed_dims (int): Channels C.
+        num_heads (int): Heads.
+        qkv_bias (bool): Bias of the qkv projection. Defaults to True.
+        attn_drop (float): Dropout on the attention weights. Defaults to 0.
+        proj_drop (float): Dropout after the output projection. Defaults to 0.
+        att_inv (bool): Add AttInv (both low- and high-pass terms).
+        gamma_init (float): Initial AttInv gammas. Defaults to 1e-5.
+
+    Shape:
+        (B, N, C) -> (B, N, C).
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0.0, proj_drop: float = 0.0, att_inv: bool = True,
+                 gamma_init: float = 1e-5) -> None:
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'AttInvAttention: embed_dims={embed_dims} is not divisible '
+                             f'by num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+        self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.att_inv = AttInv(embed_dims, num_heads, gamma_init=gamma_init) if att_inv else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.0)
+        if self.att_inv is not None:
+            out = self.att_inv(x, out, v)
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, n, c)))

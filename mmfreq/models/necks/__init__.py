@@ -1,0 +1,3 @@
+from .fdam_neck import FDAMNeck
+
+__all__ = ['FDAMNeck']

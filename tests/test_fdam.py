@@ -1,0 +1,275 @@
+"""FDAM: AttInv and FreqScale layers, the FDAM-ViT backbone and the FDAM neck."""
+import math
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
+from mmfreq.models.layers import AttInvAttention, FreqScale
+
+TINY = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
+SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6)
+
+
+def reference_attention(m: AttInvAttention, x: torch.Tensor) -> torch.Tensor:
+    """The formulas written out, with the N x N attention materialised."""
+    b, n, c = x.shape
+    heads = m.num_heads
+    q, k, v = m.qkv(x).view(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+    attn = (q @ k.transpose(-1, -2) / math.sqrt(c // heads)).softmax(-1)
+    lowpass = attn @ v
+    out = lowpass
+    if m.att_inv is not None:
+        inv = m.att_inv
+        feat = inv.gate_act.scale * F.relu(x) ** 2 + inv.gate_act.bias
+        a = torch.tanh(feat @ inv.lowpass_gate.weight.t() + inv.lowpass_gate.bias)
+        s = F.softplus(feat @ inv.highpass_gate.weight.t() + inv.highpass_gate.bias)
+        bgate = 2 * s**2 / (s**2 + 0.3678)
+        # (B, N, heads) gates act on every channel of their head.
+        a = a.repeat_interleave(c // heads, -1)
+        bgate = bgate.repeat_interleave(c // heads, -1)
+        low = lowpass.transpose(1, 2).reshape(b, n, c)
+        high = v.transpose(1, 2).reshape(b, n, c) - low
+        out = low + low * a * inv.lowpass_gamma + high * bgate * inv.highpass_gamma
+        return m.proj(out)
+    return m.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+def randomise_(module: torch.nn.Module) -> None:
+    """Move every parameter off its initial value so that each term matters."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+
+
+@pytest.mark.parametrize('tokens', [1, 7, 50, 197])
+@pytest.mark.parametrize('att_inv', [True, False])
+def test_att_inv_fast_equals_reference(tokens, att_inv):
+    m = AttInvAttention(64, 4, att_inv=att_inv).eval()
+    randomise_(m)
+    x = torch.randn(2, tokens, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), reference_attention(m, x), rtol=1e-5, atol=1e-5)
+
+
+def test_att_inv_starts_close_to_plain_attention():
+    torch.manual_seed(0)
+    with_inv = AttInvAttention(64, 4).eval()
+    plain = AttInvAttention(64, 4, att_inv=False).eval()
+    plain.load_state_dict(with_inv.state_dict(), strict=False)
+    x = torch.randn(2, 30, 64)
+    with torch.no_grad():
+        diff = (with_inv(x) - plain(x)).abs().max()
+    assert 0 < diff < 1e-4  # gammas start at 1e-5: active, but tiny
+
+
+def test_att_inv_errors_name_the_values():
+    with pytest.raises(ValueError, match='embed_dims=30.*num_heads=4'):
+        AttInvAttention(30, 4)
+
+
+def constant_freq_scale(channels, group_weights):
+    """A FreqScale whose filter is group_weights[g] * const for every frequency."""
+    m = FreqScale(channels, groups=len(group_weights), num_filters=2, basis_size=6)
+    with torch.no_grad():
+        m.basis.fill_(0.5)
+        m.router[1].scale.zero_()
+        m.router[1].bias.fill_(1.0)  # hidden units are all 1
+        hidden = m.router[0].out_features
+        rows = torch.tensor(group_weights).repeat_interleave(2)[:, None] / hidden
+        m.router[2].weight.copy_(rows.expand(-1, hidden))
+    # alpha[g, n] = tanh(group_weights[g]); filter = sum_n alpha * 0.5
+    return m, torch.tanh(torch.tensor(group_weights)) * 2 * 0.5
+
+
+@pytest.mark.parametrize('size', [(8, 8), (7, 9), (13, 6), (1, 5), (15, 15)])
+def test_freq_scale_constant_filter_scales_each_group(size):
+    m, gains = constant_freq_scale(16, [0.2, -0.7, 1.5, 0.0])
+    x = torch.randn(2, 16, *size)
+    with torch.no_grad():
+        out = m(x)
+    expected = x * gains.repeat_interleave(4)[None, :, None, None]
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_freq_scale_filters_frequencies():
+    """A basis that is zero at DC removes the image mean and keeps the rest."""
+    m, _ = constant_freq_scale(8, [3.0, 3.0])
+    with torch.no_grad():
+        m.basis[:, :, 0, 0] = 0.0  # the 6x4 basis is the spectrum size of a 6x6 map
+        x = torch.randn(1, 8, 6, 6) + 5.0
+        out = m(x)
+    gain = math.tanh(3.0) * 2 * 0.5
+    torch.testing.assert_close(out.mean(dim=(2, 3)), torch.zeros(1, 8), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out, gain * (x - x.mean(dim=(2, 3), keepdim=True)),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_freq_scale_runs_in_fp32_under_autocast():
+    torch.manual_seed(0)
+    m = FreqScale(32, groups=4)
+    randomise_(m)
+    x = torch.randn(2, 32, 9, 12).bfloat16()
+    with torch.no_grad():
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            out = m(x)
+        reference = m(x.float())
+    assert out.dtype == torch.bfloat16
+    # only the final rounding to bf16 differs (a bf16 FFT would be far worse)
+    torch.testing.assert_close(out.float(), reference, rtol=1e-2, atol=1e-2 * reference.abs().max())
+
+
+def reference_plain_vit(model: FDAMViT, x: torch.Tensor):
+    """DeiT-III's forward written out from the model's weights."""
+    p = model.patch_size
+    x = F.pad(x, (0, -x.shape[-1] % p, 0, -x.shape[-2] % p))
+    x = F.conv2d(x, model.patch_embed.proj.weight, model.patch_embed.proj.bias, stride=p)
+    grid = x.shape[-2:]
+    pos = model.pos_embed.reshape(1, *model.pretrain_grid, -1).permute(0, 3, 1, 2)
+    pos = F.interpolate(pos, size=grid, mode='bicubic', align_corners=False)
+    x = (x + pos).flatten(2).transpose(1, 2)
+    outs = []
+    for i, layer in enumerate(model.layers):
+        y = reference_attention(layer.attn, F.layer_norm(
+            x, (x.shape[-1],), layer.norm1.weight, layer.norm1.bias, 1e-6))
+        x = x + layer.gamma_1 * y
+        fc1, fc2 = layer.ffn.layers[0][0], layer.ffn.layers[1]
+        z = F.layer_norm(x, (x.shape[-1],), layer.norm2.weight, layer.norm2.bias, 1e-6)
+        x = x + layer.gamma_2 * fc2(F.gelu(fc1(z)))
+        if i in model.out_indices:
+            outs.append(x.transpose(1, 2).reshape(x.shape[0], -1, *grid))
+    return outs
+
+
+def test_fdam_off_is_exactly_a_plain_vit():
+    torch.manual_seed(0)
+    model = FDAMViT(TINY, img_size=64, att_inv=False, freq_scale=False).eval()
+    model.init_weights()
+    randomise_(model)
+    names = set(model.state_dict())
+    assert not any('att_inv' in k or 'freq_scale' in k for k in names)
+    assert {'pos_embed', 'patch_embed.proj.weight', 'layers.3.gamma_2',
+            'layers.0.attn.qkv.weight', 'layers.0.ffn.layers.0.0.weight'} <= names
+    x = torch.randn(2, 3, 50, 70)
+    with torch.no_grad():
+        for out, ref in zip(model(x), reference_plain_vit(model, x)):
+            torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_fdam_at_initial_gammas_stays_close_to_plain_vit():
+    torch.manual_seed(0)
+    plain = FDAMViT(TINY, img_size=64, att_inv=False, freq_scale=False).eval()
+    plain.init_weights()
+    fdam = FDAMViT(TINY, img_size=64).eval()
+    fdam.init_weights()
+    fdam.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(fdam(x), plain(x)):
+            assert (a - b).abs().max() < 1e-3 * b.abs().max()
+
+
+@pytest.mark.parametrize('size', [(64, 64), (100, 75), (17, 33), (8, 8), (224, 160)])
+def test_backbone_and_neck_give_strides_4_8_16_32(size):
+    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()
+    neck = FDAMNeck(64, freq_scale_cfg=SMALL_FREQ).eval()
+    with torch.no_grad():
+        grids = model(torch.randn(1, 3, *size))
+        outs = neck(grids)
+    gh, gw = (math.ceil(s / 16) for s in size)
+    assert [g.shape for g in grids] == [(1, 64, gh, gw)] * 4
+    expected = [(gh * 4, gw * 4), (gh * 2, gw * 2), (gh, gw),
+                (math.ceil(size[0] / 32), math.ceil(size[1] / 32))]
+    assert [tuple(o.shape[-2:]) for o in outs] == expected
+    assert all(o.shape[:2] == (1, 64) for o in outs)
+
+
+def test_neck_without_freq_scale_is_the_plain_pyramid():
+    neck = FDAMNeck(16, freq_scale=False).eval()
+    x = [torch.randn(1, 16, 5, 7) for _ in range(4)]
+    with torch.no_grad():
+        outs = neck(x)
+    torch.testing.assert_close(outs[2], x[2])
+    torch.testing.assert_close(outs[3], F.max_pool2d(x[3], 2, 2, ceil_mode=True))
+    torch.testing.assert_close(outs[1], neck.resamplers[1](x[1]))
+    assert not any('freq' in k for k in neck.state_dict())
+
+
+def test_backbone_trains_with_checkpointing_and_drop_path():
+    torch.manual_seed(0)
+    model = FDAMViT(TINY, img_size=64, drop_path_rate=0.1, with_cp=True,
+                    freq_scale_cfg=SMALL_FREQ).train()
+    model.init_weights()
+    sum(o.square().mean() for o in model(torch.randn(2, 3, 48, 40))).backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert all(g is not None for g in grads.values()), [n for n, g in grads.items() if g is None]
+
+
+def official_fdam_state_dict(model: FDAMViT) -> dict:
+    """The model's weights under the official FDAM code's names (deit_fdam.py)."""
+    renames = [('.ffn.layers.0.0.', '.mlp.fc1.'), ('.ffn.layers.1.', '.mlp.fc2.'),
+               ('.att_inv.gate_act.', '.dy_freq_starrelu.'),
+               ('.att_inv.lowpass_gate.', '.dy_freq_2.'), ('.att_inv.highpass_gate.', '.dy_freq.'),
+               ('.att_inv.lowpass_gamma', '.lf_gamma'), ('.att_inv.highpass_gamma', '.hf_gamma'),
+               ('.attn_freq_scale.', '.freq_scale_1.'), ('.ffn_freq_scale.', '.freq_scale_2.'),
+               ('.router.0.', '.reweight.fc1.'), ('.router.1.', '.reweight.act.'),
+               ('.router.2.', '.reweight.fc2.'), ('.basis', '.complex_weights')]
+    state = {}
+    for key, value in model.state_dict().items():
+        for ours, theirs in renames:
+            key = key.replace(ours, theirs)
+        state[re.sub(r'^layers\.', 'blocks.', key)] = value.clone()
+    c = model.embed_dims
+    state['up1.0.weight'] = torch.zeros(c, c, 2, 2)  # the official built-in pyramid
+    return state
+
+
+def test_official_fdam_names_convert():
+    torch.manual_seed(0)
+    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
+    randomise_(model)
+    official = official_fdam_state_dict(model)
+    assert 'blocks.1.attn.dy_freq_2.weight' in official
+    assert 'blocks.1.freq_scale_2.reweight.fc1.weight' in official
+    fresh = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
+    fresh.load_state_dict(convert_fdam_vit_state_dict(official, (4, 4)), strict=True)
+    x = torch.randn(1, 3, 40, 56)
+    with torch.no_grad():
+        for a, b in zip(fresh.eval()(x), model.eval()(x)):
+            torch.testing.assert_close(a, b)
+
+
+def test_deit3_checkpoint_loads_and_reports_the_new_fdam_keys(tmp_path, caplog):
+    torch.manual_seed(0)
+    plain = FDAMViT(TINY, img_size=64, att_inv=False, freq_scale=False)
+    official = official_fdam_state_dict(plain)
+    # DeiT-III (timm) extras: a class token and its pos_embed slot, the head.
+    official['cls_token'] = torch.zeros(1, 1, 64)
+    official['pos_embed'] = torch.cat([torch.zeros(1, 1, 64), official['pos_embed']], 1)
+    official['head.weight'] = torch.zeros(1000, 64)
+    del official['up1.0.weight']
+    path = tmp_path / 'deit3_tiny.pth'
+    torch.save({'model': official}, path)
+    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ,
+                    init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    torch.testing.assert_close(model.layers[2].attn.qkv.weight, plain.layers[2].attn.qkv.weight)
+    torch.testing.assert_close(model.pos_embed, plain.pos_embed)
+
+
+def test_checkpoint_of_another_arch_names_the_keys(tmp_path):
+    from mmfreq.models import VAN
+    path = tmp_path / 'van_b0.pth'
+    torch.save({'state_dict': VAN('b0').state_dict()}, path)
+    model = FDAMViT(TINY, img_size=64, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError, match=r'van_b0\.pth does not fit FDAMViT.*missing keys: '
+                                         r'\[.*pos_embed.*unexpected keys: \[.*stages\.0'):
+        model.init_weights()
+
+
+def test_unknown_arch_lists_the_choices():
+    with pytest.raises(KeyError, match="unknown arch 'huge'.*'base'"):
+        FDAMViT('huge')
