@@ -1,0 +1,50 @@
+# UperNet + DeiT-III-B (a plain ViT with layer scale, no class token) + the plain
+# multi-level pyramid on ADE20K, 512x512, 160k iterations: the baseline of
+# upernet_fdam_vit_b.py, with the FDAM paper's recipe (AdamW lr 6e-5, wd 0.01,
+# layer-wise lr decay 0.95 over 12 layers, no decay on position embedding, norms
+# and other 1-D parameters, 1500 linear warm-up iterations, then poly decay).
+# Reported in the FDAM paper (ADE20K, single-scale mIoU): DeiT-III-B 51.8.
+# ImageNet-21k DeiT-III-B weights (https://dl.fbaipublicfiles.com/deit/deit_3_base_224_21k.pth),
+# converted once:
+#   python tools/model_converters/deit2mmfreq.py deit_3_base_224_21k.pth \
+#       pretrained/deit3_base_224_21k_mmfreq.pth --img-size 512
+_base_ = [
+    'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_160k.py',
+]
+crop_size = (512, 512)
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _delete_=True,
+        type='mmfreq.FDAMViT',
+        arch='base',
+        img_size=512,
+        drop_path_rate=0.15,
+        att_inv=False,
+        freq_scale=False,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='pretrained/deit3_base_224_21k_mmfreq.pth')),
+    neck=dict(_delete_=True, type='mmfreq.FDAMNeck', in_channels=768, norm_cfg=norm_cfg,
+              freq_scale=False),
+    decode_head=dict(num_classes=150),
+    auxiliary_head=dict(num_classes=150))
+
+train_dataloader = dict(batch_size=2)  # 8 GPUs x 2 images
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    constructor='mmfreq.LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.95, flat_decay_mult=0.0,
+                       custom_keys={'pos_embed': dict(decay_mult=0.0)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=160000),
+]
