@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmfreq.apis import (
     DatasetNotFoundError,
     adapt_to_device,
+    allow_project_imports,
     build_runner,
     check_dataset_paths,
     default_work_dir,
@@ -51,6 +52,7 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     set_local_rank(args.local_rank)
+    allow_project_imports()
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
             sys.exit(f'error: {what} file {path!r} does not exist')

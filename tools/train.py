@@ -13,6 +13,7 @@ from mmengine.config import Config, DictAction
 from mmfreq.apis import (
     DatasetNotFoundError,
     adapt_to_device,
+    allow_project_imports,
     build_runner,
     check_dataset_paths,
     default_work_dir,
@@ -42,6 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     set_local_rank(args.local_rank)
+    allow_project_imports()
     if not osp.isfile(args.config):
         sys.exit(f'error: config file {args.config!r} does not exist')
     cfg = Config.fromfile(args.config)

@@ -3,6 +3,7 @@ device at hand, dataset checks with actionable errors, and runner building."""
 import logging
 import os
 import os.path as osp
+import sys
 from typing import Iterator, List, Optional, Tuple
 
 import torch
@@ -161,3 +162,11 @@ def default_work_dir(config_path: str, work_dir: Optional[str]) -> str:
 def set_local_rank(local_rank: int) -> None:
     """torch.distributed.launch passes ``--local-rank``; torchrun sets LOCAL_RANK."""
     os.environ.setdefault('LOCAL_RANK', str(local_rank))
+
+
+def allow_project_imports() -> None:
+    """Put the working directory on the import path, so that a config's
+    ``custom_imports`` of ``projects.<name>.<module>`` works when a tool is run
+    from the repository root (Python puts ``tools/``, not the cwd, there)."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
