@@ -93,3 +93,32 @@ def append_result(path: str, record: dict) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, 'a') as f:
         f.write(json.dumps(record) + '\n')
+
+
+def compare_models(builders: Dict[str, Builder], shape: Sequence[int], reference: str,
+                   iters: int = 3, warmup: int = 1, backward: bool = False,
+                   device: str = 'cpu') -> Dict[str, Dict[str, float]]:
+    """Latency and peak memory of every model on one input shape, with ratios.
+
+    Returns ``{name: {'latency_ms', 'peak_mb', 'latency_ratio', 'memory_ratio'}}``,
+    the ratios taken against ``builders[reference]``.
+    """
+    modules = {name: build().to(device) for name, build in builders.items()}
+    latency = compare_latency(modules, torch.randn(*shape, device=device), iters, warmup,
+                              backward)
+    del modules
+    memory = {name: peak_memory_mb(build, shape, backward, device)
+              for name, build in builders.items()}
+    return {name: dict(latency_ms=round(latency[name] * 1e3, 1),
+                       peak_mb=round(memory[name], 1),
+                       latency_ratio=round(latency[name] / latency[reference], 3),
+                       memory_ratio=round(memory[name] / max(memory[reference], 1e-9), 3))
+            for name in builders}
+
+
+def print_comparison(title: str, results: Dict[str, Dict[str, float]]) -> None:
+    """One line per model: latency and peak memory with their ratios."""
+    print(title)
+    for name, r in results.items():
+        print(f"  {name:<22} {r['latency_ms']:9.1f} ms (x{r['latency_ratio']:.2f})  "
+              f"peak +{r['peak_mb']:8.1f} MiB (x{r['memory_ratio']:.2f})")

@@ -1,0 +1,94 @@
+"""AA-ResNet-50 against ResNet-50 (mmpretrain), and AAConv2d's relative logits
+against the textbook formula, in one run.
+
+    python tools/analysis_tools/benchmark_aa_resnet.py [--sizes 512x512 800x1333] [--iters 3]
+
+Backbone: forward latency (median, interleaved rounds) and the peak memory a
+forward pass adds (fresh process per measurement) for each size, with the
+AA/plain ratios. Layer: the AAConv2d of a stage-3 bottleneck (256 channels) on the
+stage-3 grid of each size, fast (relative-to-absolute logits computed per
+band of query rows) against a reference that builds the (HW, HW, d) offset
+embedding tensor of the formula; the fast path's memory grows with HW per
+query row, the reference's with HW * d. One JSON line per run goes to --out.
+"""
+import argparse
+import functools
+import math
+import platform
+import time
+
+import torch
+import torch.nn as nn
+
+from mmfreq.analysis import append_result, compare_models, print_comparison
+from mmfreq.models import AAResNet
+from mmfreq.models.layers import AAConv2d
+
+
+class TextbookAAConv2d(AAConv2d):
+    """AAConv2d with the logits written as in the paper: q.(k + r^W + r^H) for
+    every query/key pair from an explicit (HW, HW, d) offset-embedding tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.split_heads(x)
+        b, n, h, w, d = q.shape
+        q, k = q.reshape(b, n, h * w, d), k.reshape(b, n, h * w, d)
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+        ys, xs = ys.flatten(), xs.flatten()
+        m = (self.rel_table_w.shape[0] - 1) // 2
+        dx = (xs[None, :] - xs[:, None]).clamp(-m, m) + m
+        dy = (ys[None, :] - ys[:, None]).clamp(-m, m) + m
+        offsets = self.rel_table_w[dx] + self.rel_table_h[dy]  # (HW, HW, d)
+        logits = q @ k.transpose(-1, -2) + torch.einsum('bnid,ijd->bnij', q, offsets)
+        out = logits.softmax(-1) @ v
+        out = self.proj(out.transpose(-1, -2).reshape(b, self.value_channels, h, w))
+        return torch.cat([self.conv(x), out], dim=1)
+
+
+def build_backbone(aa: bool) -> nn.Module:
+    stages = (False, True, True, True) if aa else (False,) * 4
+    return AAResNet(50, stage_with_aa=stages).eval()
+
+
+def build_layer(textbook: bool) -> nn.Module:
+    torch.manual_seed(0)
+    # the 3x3 conv of a stage-3 bottleneck: d_k = 48, d_v = 24 (AAResNet's rounding)
+    return (TextbookAAConv2d if textbook else AAConv2d)(
+        256, 256, key_ratio=48 / 256, value_ratio=24 / 256).eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', nargs='+', default=['512x512', '800x1333'])
+    parser.add_argument('--iters', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
+    parser.add_argument('--out', default='benchmarks/results/aa_resnet.jsonl')
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    record = dict(device=platform.processor() or platform.machine(), threads=args.threads,
+                  torch=torch.__version__, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    for size in args.sizes:
+        h, w = (int(s) for s in size.split('x'))
+        backbones = {'resnet50': functools.partial(build_backbone, False),
+                     'aa_resnet50': functools.partial(build_backbone, True)}
+        results = compare_models(backbones, (1, 3, h, w), 'resnet50', args.iters)
+        print_comparison(f'backbone forward, 1x3x{h}x{w}, CPU ({args.threads} threads):',
+                         results)
+        grid = (math.ceil(h / 16), math.ceil(w / 16))
+        layers = {'textbook_logits': functools.partial(build_layer, True),
+                  'fast_logits': functools.partial(build_layer, False)}
+        with torch.no_grad():
+            x = torch.randn(1, 256, *grid)
+            diff = (build_layer(True)(x) - build_layer(False)(x)).abs().max().item()
+        layer_results = compare_models(layers, (1, 256, *grid), 'textbook_logits', args.iters)
+        print_comparison(f'stage-3 AAConv2d forward on the stage-3 grid {grid[0]}x{grid[1]} '
+                         f'(max |diff| {diff:.1e}):', layer_results)
+        record[size] = dict(backbone=results, stage3_layer=layer_results,
+                            layer_max_abs_diff=diff)
+    append_result(args.out, record)
+    print(f'appended to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
