@@ -2,13 +2,12 @@
 
 Latencies of several modules are taken in one process, interleaved round by
 round so that machine drift hits all of them alike. Peak memory on CPU is the
-growth of the resident set during one pass, measured in a fresh process so
-that earlier allocations cannot hide it; on CUDA it is the allocator's peak.
+growth of the resident set during one pass (Linux high-water mark, reset just
+before the pass), measured in a fresh process; on CUDA it is the allocator's peak.
 """
 import json
 import multiprocessing
 import os
-import resource
 import statistics
 import time
 from typing import Callable, Dict, List, Sequence
@@ -49,9 +48,13 @@ def compare_latency(modules: Dict[str, nn.Module], inputs: torch.Tensor, iters: 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _resident_bytes() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+def _status_bytes(field: str) -> int:
+    """A ``/proc/self/status`` memory field (VmRSS, VmHWM) in bytes."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
 
 
 def _peak_memory_child(build: Builder, shape: Sequence[int], backward: bool,
@@ -60,10 +63,13 @@ def _peak_memory_child(build: Builder, shape: Sequence[int], backward: bool,
     module = build()
     module.train(backward)
     inputs = torch.randn(*shape)
-    baseline = _resident_bytes()
+    # Reset the resident-set high-water mark, so that what building the model
+    # (or importing) allocated and freed cannot hide a smaller pass.
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    baseline = _status_bytes('VmRSS')
     run_once(module, inputs, backward)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return max(0, peak - baseline) / 2 ** 20
+    return max(0, _status_bytes('VmHWM') - baseline) / 2 ** 20
 
 
 def peak_memory_mb(build: Builder, shape: Sequence[int], backward: bool = False,

@@ -5,11 +5,13 @@ against the textbook formula, in one run.
 
 Backbone: forward latency (median, interleaved rounds) and the peak memory a
 forward pass adds (fresh process per measurement) for each size, with the
-AA/plain ratios. Layer: the AAConv2d of a stage-3 bottleneck (256 channels) on the
-stage-3 grid of each size, fast (relative-to-absolute logits computed per
-band of query rows) against a reference that builds the (HW, HW, d) offset
-embedding tensor of the formula; the fast path's memory grows with HW per
-query row, the reference's with HW * d. One JSON line per run goes to --out.
+AA/plain ratios, for AA-ResNet-50 as in the paper (stages 2-4 augmented) and
+as in the detection configs (stages 3-4). Layer: the AAConv2d of a stage-3
+bottleneck (256 channels) on the stage-3 grid of each size, fast
+(relative-to-absolute logits computed per band of query rows) against a
+reference that builds the (HW, HW, d) offset-embedding tensor of the formula;
+the fast path's memory grows with HW per query row, the reference's with
+HW * d. One JSON line per run goes to --out.
 """
 import argparse
 import functools
@@ -45,8 +47,7 @@ class TextbookAAConv2d(AAConv2d):
         return torch.cat([self.conv(x), out], dim=1)
 
 
-def build_backbone(aa: bool) -> nn.Module:
-    stages = (False, True, True, True) if aa else (False,) * 4
+def build_backbone(stages) -> nn.Module:
     return AAResNet(50, stage_with_aa=stages).eval()
 
 
@@ -70,8 +71,11 @@ def main() -> None:
                   torch=torch.__version__, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
     for size in args.sizes:
         h, w = (int(s) for s in size.split('x'))
-        backbones = {'resnet50': functools.partial(build_backbone, False),
-                     'aa_resnet50': functools.partial(build_backbone, True)}
+        backbones = {
+            'resnet50': functools.partial(build_backbone, (False,) * 4),
+            'aa_resnet50': functools.partial(build_backbone, (False, True, True, True)),
+            'aa_resnet50_stages34': functools.partial(build_backbone, (False, False, True, True)),
+        }
         results = compare_models(backbones, (1, 3, h, w), 'resnet50', args.iters)
         print_comparison(f'backbone forward, 1x3x{h}x{w}, CPU ({args.threads} threads):',
                          results)
