@@ -23,28 +23,9 @@ import torch
 import torch.nn as nn
 
 from mmfreq.analysis import append_result, compare_models, print_comparison
+from mmfreq.analysis.reference import TextbookAAConv2d
 from mmfreq.models import AAResNet
 from mmfreq.models.layers import AAConv2d
-
-
-class TextbookAAConv2d(AAConv2d):
-    """AAConv2d with the logits written as in the paper: q.(k + r^W + r^H) for
-    every query/key pair from an explicit (HW, HW, d) offset-embedding tensor."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self.split_heads(x)
-        b, n, h, w, d = q.shape
-        q, k = q.reshape(b, n, h * w, d), k.reshape(b, n, h * w, d)
-        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
-        ys, xs = ys.flatten(), xs.flatten()
-        m = (self.rel_table_w.shape[0] - 1) // 2
-        dx = (xs[None, :] - xs[:, None]).clamp(-m, m) + m
-        dy = (ys[None, :] - ys[:, None]).clamp(-m, m) + m
-        offsets = self.rel_table_w[dx] + self.rel_table_h[dy]  # (HW, HW, d)
-        logits = q @ k.transpose(-1, -2) + torch.einsum('bnid,ijd->bnij', q, offsets)
-        out = logits.softmax(-1) @ v
-        out = self.proj(out.transpose(-1, -2).reshape(b, self.value_channels, h, w))
-        return torch.cat([self.conv(x), out], dim=1)
 
 
 def build_backbone(stages) -> nn.Module:

@@ -18,19 +18,8 @@ import torch
 import torch.nn as nn
 
 from mmfreq.analysis import append_result, compare_models, print_comparison
+from mmfreq.analysis.reference import MaterialisedAttInvAttention
 from mmfreq.models import FDAMViT
-from mmfreq.models.layers import AttInvAttention
-
-
-class MaterialisedAttInvAttention(AttInvAttention):
-    """AttInv attention with A = softmax(QK^T / sqrt(d)) held as an N x N matrix."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, c = x.shape
-        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
-        attn = (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(-1)
-        out = self.att_inv(x, attn @ v, v)
-        return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
 def build(arch: str, att_inv: bool, freq_scale: bool, materialised: bool = False) -> nn.Module:

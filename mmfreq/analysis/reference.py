@@ -1,0 +1,121 @@
+"""Plain reference implementations of mmfreq's fast layers, for the tests and
+benchmarks that compare against them: each computes the same function the
+obvious (slow, memory-hungry) way."""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention
+
+
+def official_ring_masks(ws: int, e: int):
+    """The official code's rolls and kept positions (True = outside the query window)."""
+    keep = []
+    for shifts in ((-e, -e), (-e, e), (e, -e), (e, e)):  # torch.roll shifts: tl, tr, bl, br
+        m = torch.ones(ws, ws, dtype=torch.bool)
+        rows = slice(None, -e) if shifts[0] < 0 else slice(e, None)
+        cols = slice(None, -e) if shifts[1] < 0 else slice(e, None)
+        m[rows, cols] = False
+        keep.append((shifts, m.flatten()))
+    return keep
+
+
+class RolledFocalAttention(FocalAttention):
+    """Focal attention computed as the official code does: the ring from four
+    rolled full-size copies of K and V, pooled neighbourhoods with unfold, the
+    attention matrix materialised, biases looked up from explicit coordinates;
+    padding masked as in :class:`FocalAttention`. Same parameters."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return rolled_focal_attention(self, x)
+
+
+def rolled_focal_attention(m: FocalAttention, x: torch.Tensor) -> torch.Tensor:
+    """:class:`RolledFocalAttention`'s computation for the parameters of ``m``."""
+    b, h, w, c = x.shape
+    ws, e, heads = m.window_size, m.expand_size, m.num_heads
+    hp, wp = math.ceil(h / ws) * ws, math.ceil(w / ws) * ws
+    x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
+    real = torch.zeros(b, hp, wp, 1)
+    real[:, :h, :w] = 1
+    q, k, v = m.qkv(x).chunk(3, dim=-1)
+
+    def windows(t):
+        return t.view(b, hp // ws, ws, wp // ws, ws, -1).permute(0, 1, 3, 2, 4, 5).reshape(
+            -1, ws * ws, t.shape[-1])
+
+    keys, values, valid = [windows(k)], [windows(v)], [windows(real)]
+    area = ws * ws
+    coords = torch.tensor([(i, j) for i in range(ws) for j in range(ws)])
+    own_index = ((coords[:, None, 0] - coords[None, :, 0] + ws - 1) * (2 * ws - 1)
+                 + coords[:, None, 1] - coords[None, :, 1] + ws - 1)
+    biases = [m.relative_position_bias_table[own_index].permute(2, 0, 1)]
+    if e > 0 and min(h, w) > ws:
+        for shifts, keep in official_ring_masks(ws, e):
+            for t, out in ((k, keys), (v, values), (real, valid)):
+                out.append(windows(torch.roll(t, shifts, dims=(1, 2)))[:, keep])
+        biases.append(m.relative_position_bias_table_to_neighbors[0])
+    if m.pooled:
+        nh, nw = hp // ws, wp // ws
+        xw = windows(x)  # (B*nW, area, C)
+        pool = m.pool_layers[0]
+        pooled = (xw.transpose(1, 2) @ pool.weight.t() + pool.bias)[..., 0].view(b, nh, nw, c)
+        _, kp, vp = m.qkv(pooled).chunk(3, dim=-1)
+        fw = m.focal_window
+
+        def unfold(t):  # (B, nh, nw, C') -> (B*nW, fw*fw, C')
+            cols = F.unfold(t.permute(0, 3, 1, 2), fw, padding=fw // 2)
+            return cols.view(b, t.shape[-1], fw * fw, nh * nw).permute(0, 3, 2, 1).reshape(
+                b * nh * nw, fw * fw, -1)
+
+        keys.append(unfold(kp))
+        values.append(unfold(vp))
+        valid.append(unfold(torch.ones(b, nh, nw, 1)))
+        kc = torch.tensor([(i, j) for i in range(fw) for j in range(fw)])
+        pooled_index = ((coords[:, None, 0] - kc[None, :, 0] + fw - 1) * (ws + fw - 1)
+                        + coords[:, None, 1] - kc[None, :, 1] + fw - 1)
+        biases.append(m.relative_position_bias_table_to_windows[0][:, pooled_index])
+    k_all, v_all = torch.cat(keys, 1), torch.cat(values, 1)
+    valid_all = torch.cat(valid, 1)[..., 0] > 0  # (B*nW, keys)
+    split = lambda t: t.view(t.shape[0], t.shape[1], heads, -1).transpose(1, 2)  # noqa: E731
+    qw, kw, vw = split(windows(q)) * m.scale, split(k_all), split(v_all)
+    logits = qw @ kw.transpose(-1, -2) + torch.cat(biases, -1)
+    logits = logits.masked_fill(~valid_all[:, None, None, :], float('-inf'))
+    out = logits.softmax(-1) @ vw
+    if m.att_inv is not None:
+        out = m.att_inv(windows(x), out, vw[:, :, :area])
+    out = out.transpose(1, 2).reshape(-1, area, c)
+    out = out.view(b, hp // ws, wp // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5)
+    return m.proj(out.reshape(b, hp, wp, c)[:, :h, :w])
+
+
+class TextbookAAConv2d(AAConv2d):
+    """AAConv2d with the logits written as in the paper: q.(k + r^W + r^H) for
+    every query/key pair from an explicit (HW, HW, d) offset-embedding tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.split_heads(x)
+        b, n, h, w, d = q.shape
+        q, k = q.reshape(b, n, h * w, d), k.reshape(b, n, h * w, d)
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+        ys, xs = ys.flatten(), xs.flatten()
+        m = (self.rel_table_w.shape[0] - 1) // 2
+        dx = (xs[None, :] - xs[:, None]).clamp(-m, m) + m
+        dy = (ys[None, :] - ys[:, None]).clamp(-m, m) + m
+        offsets = self.rel_table_w[dx] + self.rel_table_h[dy]  # (HW, HW, d)
+        logits = q @ k.transpose(-1, -2) + torch.einsum('bnid,ijd->bnij', q, offsets)
+        out = logits.softmax(-1) @ v
+        out = self.proj(out.transpose(-1, -2).reshape(b, self.value_channels, h, w))
+        return torch.cat([self.conv(x), out], dim=1)
+
+
+class MaterialisedAttInvAttention(AttInvAttention):
+    """AttInv attention with A = softmax(QK^T / sqrt(d)) held as an N x N matrix."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        attn = (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(-1)
+        out = self.att_inv(x, attn @ v, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, c))

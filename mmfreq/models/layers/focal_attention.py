@@ -1,0 +1,237 @@
+"""Focal self-attention (Yang et al., "Focal Self-attention for Local-Global
+Interactions in Vision Transformers", NeurIPS 2021), for any feature size.
+
+Every 7x7 query window attends three groups of keys, each with its own
+learned relative position bias:
+
+1. its own 49 tokens;
+2. the ring of ``expand_size`` tokens around it: as in the official code, the
+   keys of the four diagonally shifted windows (shifts of +-expand_size, with
+   wrap-around at the map border) minus the part inside the query window, 132
+   keys for window 7 and expand 3, twelve of them listed twice;
+3. the ``focal_window x focal_window`` neighbourhood of pooled tokens (each
+   window pooled to one token by a learned weighted sum), centred on it.
+
+The official code builds the ring from four rolled full-size copies of K and
+V and the pooled neighbourhoods with ``nn.Unfold``. Here each window gathers
+exactly the keys it attends, by index, and ``scaled_dot_product_attention``
+takes the biases and masks as one additive tensor, computed for a chunk of
+windows at a time. The map is padded to window multiples and padded tokens
+are masked out of every group.
+"""
+import math
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .att_inv import AttInv
+
+
+def window_offsets(window_size: int, expand_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Positions, relative to a window's top-left token, of its own keys and its ring keys.
+
+    Returns:
+        own: (ws * ws, 2) (dy, dx) in row-major order.
+        ring: (4 * ws^2 - 4 * (ws - e)^2, 2) in the official order: the windows
+        shifted by (+e, +e), (+e, -e), (-e, +e), (-e, -e), each row-major,
+        without the tokens that lie inside the query window.
+    """
+    ws, e = window_size, expand_size
+    ys, xs = torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing='ij')
+    own = torch.stack([ys.flatten(), xs.flatten()], 1)
+    ring = []
+    for sy, sx in ((e, e), (e, -e), (-e, e), (-e, -e)):
+        shifted = own + torch.tensor([sy, sx])
+        inside = ((shifted >= 0) & (shifted < ws)).all(1)
+        ring.append(shifted[~inside])
+    return own, torch.cat(ring)
+
+
+def relative_position_index(query_size: int, key_size: int) -> torch.Tensor:
+    """(q*q, k*k) index of the offset between each query and key position.
+
+    Offsets (dy, dx), each in [-(k - 1), q - 1], index a table of
+    (q + k - 1)^2 entries row-major, as in the official code.
+    """
+    q = torch.stack(torch.meshgrid(torch.arange(query_size), torch.arange(query_size),
+                                   indexing='ij')).flatten(1)
+    k = torch.stack(torch.meshgrid(torch.arange(key_size), torch.arange(key_size),
+                                   indexing='ij')).flatten(1)
+    rel = q[:, :, None] - k[:, None, :] + key_size - 1  # 2, q*q, k*k
+    return rel[0] * (query_size + key_size - 1) + rel[1]
+
+
+class FocalAttention(nn.Module):
+    """Focal self-attention with a fine ring and one pooled level.
+
+    Args:
+        embed_dims (int): Channels C.
+        num_heads (int): Heads.
+        window_size (int): Query window (and pooling window) side. Defaults to 7.
+        expand_size (int): Ring width; 0 for no ring. Defaults to 3.
+        focal_window (int): Side of the pooled-token neighbourhood. Defaults to 7.
+        focal_level (int): 2 for own window + ring + pooled tokens (the
+            published models), 1 for own window + ring only.
+        qkv_bias (bool): Defaults to True.
+        attn_drop (float): Attention-weight dropout. Defaults to 0.
+        proj_drop (float): Output dropout. Defaults to 0.
+        max_bias_elements (int): Windows are processed in chunks whose bias
+            tensor holds at most this many elements. Defaults to 2**24.
+        att_inv (bool): Add FDAM's AttInv to the output (the high-pass part is
+            each query token's own value minus its attention output).
+
+    Shape:
+        (B, H, W, C) -> (B, H, W, C), any H, W. The ring is left out when the
+        map is no larger than one window (min(H, W) <= window_size), as the
+        official model is built then.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, window_size: int = 7,
+                 expand_size: int = 3, focal_window: int = 7, focal_level: int = 2,
+                 qkv_bias: bool = True, attn_drop: float = 0.0, proj_drop: float = 0.0,
+                 max_bias_elements: int = 2**24, att_inv: bool = False) -> None:
+        super().__init__()
+        if focal_level not in (1, 2):
+            raise ValueError(f'FocalAttention: focal_level={focal_level}; 1 (window and ring) '
+                             'and 2 (plus pooled windows, the published models) are built')
+        if embed_dims % num_heads:
+            raise ValueError(f'FocalAttention: embed_dims={embed_dims} is not divisible by '
+                             f'num_heads={num_heads}')
+        if not 0 <= expand_size < window_size:
+            raise ValueError(f'FocalAttention: expand_size={expand_size} must be in '
+                             f'[0, window_size={window_size})')
+        self.num_heads, self.window_size, self.expand_size = num_heads, window_size, expand_size
+        self.focal_window, self.pooled = focal_window, focal_level == 2
+        self.scale = (embed_dims // num_heads) ** -0.5
+        self.attn_drop, self.max_bias_elements = attn_drop, max_bias_elements
+        ws, area = window_size, window_size**2
+
+        self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.att_inv = AttInv(embed_dims, num_heads) if att_inv else None
+
+        own, ring = window_offsets(ws, expand_size)
+        self.register_buffer('own_offsets', own, persistent=False)
+        self.register_buffer('ring_offsets', ring, persistent=False)
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * ws - 1)**2, num_heads))
+        self.register_buffer('relative_position_index', relative_position_index(ws, ws),
+                             persistent=False)
+        if expand_size:
+            self.relative_position_bias_table_to_neighbors = nn.Parameter(
+                torch.empty(1, num_heads, area, len(ring)))
+            nn.init.trunc_normal_(self.relative_position_bias_table_to_neighbors, std=0.02)
+        if self.pooled:
+            self.pool_layers = nn.ModuleList([nn.Linear(area, 1)])
+            nn.init.constant_(self.pool_layers[0].weight, 1 / area)  # start as the mean
+            nn.init.zeros_(self.pool_layers[0].bias)
+            table = torch.empty(num_heads, (ws + focal_window - 1)**2)
+            nn.init.trunc_normal_(table, std=0.02)
+            self.relative_position_bias_table_to_windows = nn.ParameterList([table])
+            self.register_buffer('relative_position_index_pooled',
+                                 relative_position_index(ws, focal_window), persistent=False)
+
+    def uses_ring(self, hw: Tuple[int, int]) -> bool:
+        return self.expand_size > 0 and min(hw) > self.window_size
+
+    def position_bias(self, with_ring: bool) -> torch.Tensor:
+        """(heads, ws*ws, keys) relative position bias of all key groups, in key order."""
+        area = self.window_size**2
+        own = self.relative_position_bias_table[self.relative_position_index.flatten()]
+        parts = [own.view(area, area, -1).permute(2, 0, 1)]
+        if with_ring:
+            parts.append(self.relative_position_bias_table_to_neighbors[0])
+        if self.pooled:
+            table = self.relative_position_bias_table_to_windows[0]
+            parts.append(table[:, self.relative_position_index_pooled.flatten()].view(
+                self.num_heads, area, -1))
+        return torch.cat(parts, -1)
+
+    def key_layout(self, hw: Tuple[int, int], padded: Tuple[int, int]
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Where each window's keys come from.
+
+        Returns:
+            token_index: (windows, 49 [+ ring]) flat indices into the padded map.
+            pooled_index: (windows, focal_window^2) flat indices into the
+                pooled map padded by focal_window // 2 (empty without pooling).
+            valid: (windows, keys) False for padding and out-of-map pooled slots.
+        """
+        (h, w), (hp, wp) = hw, padded
+        ws, device = self.window_size, self.own_offsets.device
+        nh, nw = hp // ws, wp // ws
+        wy, wx = torch.meshgrid(torch.arange(nh, device=device), torch.arange(nw, device=device),
+                                indexing='ij')
+        origins = torch.stack([wy.flatten(), wx.flatten()], 1) * ws  # (windows, 2)
+        offsets = self.own_offsets
+        if self.uses_ring(hw):
+            offsets = torch.cat([offsets, self.ring_offsets])
+        pos = origins[:, None, :] + offsets[None]
+        ys, xs = pos[..., 0] % hp, pos[..., 1] % wp  # the ring wraps around, as torch.roll
+        token_index = ys * wp + xs
+        valid = [(ys < h) & (xs < w)]
+        pooled_index = token_index.new_zeros(len(origins), 0)
+        if self.pooled:
+            fw, r = self.focal_window, self.focal_window // 2
+            a, b = torch.meshgrid(torch.arange(fw, device=device), torch.arange(fw, device=device),
+                                  indexing='ij')
+            py = wy.flatten()[:, None] + a.flatten()[None]  # rows of the map padded by r
+            px = wx.flatten()[:, None] + b.flatten()[None]
+            pooled_index = py * (nw + 2 * r) + px
+            valid.append((py >= r) & (py < nh + r) & (px >= r) & (px < nw + r))
+        return token_index, pooled_index, torch.cat(valid, 1)
+
+    def pool_windows(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, Hp, Wp, C) -> (B, Hp / ws, Wp / ws, C): one learned weighted sum per window."""
+        b, hp, wp, c = x.shape
+        ws = self.window_size
+        windows = x.view(b, hp // ws, ws, wp // ws, ws, c).permute(0, 1, 3, 5, 2, 4)
+        return self.pool_layers[0](windows.reshape(b, hp // ws, wp // ws, c, ws * ws))[..., 0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        ws, heads = self.window_size, self.num_heads
+        hp, wp = math.ceil(h / ws) * ws, math.ceil(w / ws) * ws
+        x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
+        q, kv = self.qkv(x).split([c, 2 * c], dim=-1)
+        nh, nw = hp // ws, wp // ws
+        q = q.view(b, nh, ws, nw, ws, heads, -1).permute(0, 1, 3, 5, 2, 4, 6)
+        q = q.reshape(b, nh * nw, heads, ws * ws, -1)
+
+        token_index, pooled_index, valid = self.key_layout((h, w), (hp, wp))
+        kv = kv.reshape(b, hp * wp, 2 * c)
+        if self.pooled:
+            # only K and V of the pooled tokens are needed: the kv rows of qkv
+            pooled = F.linear(self.pool_windows(x), self.qkv.weight[c:],
+                              None if self.qkv.bias is None else self.qkv.bias[c:])
+            r = self.focal_window // 2
+            pooled_kv = F.pad(pooled, (0, 0, r, r, r, r)).reshape(b, -1, 2 * c)
+        bias = self.position_bias(self.uses_ring((h, w))).to(q.dtype)
+        masked = torch.zeros(valid.shape, dtype=q.dtype, device=q.device).masked_fill(
+            ~valid, float('-inf'))
+
+        if self.att_inv is not None:
+            x_windows = x.view(b, nh, ws, nw, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
+                b, nh * nw, ws * ws, c)
+        keys = valid.shape[1]
+        chunk = max(1, self.max_bias_elements // (heads * ws * ws * keys))
+        out = []
+        for start in range(0, nh * nw, chunk):
+            part = slice(start, start + chunk)
+            kv_part = kv[:, token_index[part]]  # (B, n, keys, 2C)
+            if self.pooled:
+                kv_part = torch.cat([kv_part, pooled_kv[:, pooled_index[part]]], 2)
+            k, v = kv_part.view(b, kv_part.shape[1], keys, 2, heads, -1).permute(
+                3, 0, 1, 4, 2, 5)
+            attended = F.scaled_dot_product_attention(
+                q[:, part], k, v, attn_mask=bias + masked[part, None, None, :],
+                dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
+            if self.att_inv is not None:  # the first ws*ws keys are the queries' own tokens
+                attended = self.att_inv(x_windows[:, part], attended, v[..., :ws * ws, :])
+            out.append(attended)
+        out = torch.cat(out, 1).view(b, nh, nw, heads, ws, ws, -1)
+        out = out.permute(0, 1, 4, 2, 5, 3, 6).reshape(b, hp, wp, c)[:, :h, :w]
+        return self.proj_drop(self.proj(out))

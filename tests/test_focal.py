@@ -1,0 +1,98 @@
+"""Focal attention (fast gather + SDPA) against the official-style formulation."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmfreq.analysis.reference import rolled_focal_attention as reference_focal_attention
+from mmfreq.models.layers import FocalAttention
+
+
+def randomise_biases_(m: FocalAttention) -> None:
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if 'relative_position' in name or 'pool_layers' in name:
+                p.copy_(torch.randn_like(p))
+
+
+@pytest.mark.parametrize('size', [(14, 14), (10, 17), (5, 5), (7, 7), (22, 9), (8, 30)])
+@pytest.mark.parametrize('focal_window,expand_size,focal_level', [
+    (7, 3, 2), (5, 3, 2), (3, 2, 2), (1, 3, 2), (7, 0, 2), (5, 3, 1)])
+def test_fast_equals_reference(size, focal_window, expand_size, focal_level):
+    torch.manual_seed(0)
+    m = FocalAttention(24, 3, expand_size=expand_size, focal_window=focal_window,
+                       focal_level=focal_level).eval()
+    randomise_biases_(m)
+    x = torch.randn(2, *size, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), reference_focal_attention(m, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('budget', [1, 5000])
+def test_window_chunks_give_the_same_output(budget):
+    torch.manual_seed(0)
+    m = FocalAttention(24, 3, focal_window=5).eval()
+    randomise_biases_(m)
+    x = torch.randn(1, 19, 23, 24)
+    with torch.no_grad():
+        expected = reference_focal_attention(m, x)
+        m.max_bias_elements = budget
+        torch.testing.assert_close(m(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_ring_is_132_keys_with_12_listed_twice():
+    m = FocalAttention(24, 3)
+    ring = m.ring_offsets
+    assert ring.shape == (132, 2)
+    assert len({tuple(p) for p in ring.tolist()}) == 120  # a 13x13 square minus the 7x7
+    assert m.relative_position_bias_table_to_neighbors.shape == (1, 3, 49, 132)
+
+
+def test_padding_does_not_change_the_real_tokens():
+    """A map padded with extra zero tokens by the caller would change results;
+    internal padding must not: outputs equal the reference with masking."""
+    torch.manual_seed(0)
+    m = FocalAttention(24, 3).eval()
+    x = torch.randn(1, 9, 9, 24)
+    with torch.no_grad():
+        out = m(x)
+        grown = m(F.pad(x, (0, 0, 0, 5, 0, 5)))[:, :9, :9]
+    # padding tokens of x itself would be attended: the outputs differ...
+    assert not torch.allclose(out, grown)
+    # ...while the layer's own padding is masked (matches the masked reference)
+    torch.testing.assert_close(out, reference_focal_attention(m, x), rtol=1e-5, atol=1e-5)
+
+
+def test_autocast_and_gradients():
+    torch.manual_seed(0)
+    m = FocalAttention(24, 3, focal_window=3).train()
+    x = torch.randn(2, 11, 16, 24, requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = m(x)
+    assert out.dtype == torch.bfloat16
+    out.float().square().mean().backward()
+    grads = {n: p.grad for n, p in m.named_parameters()}
+    assert all(g is not None and g.abs().sum() > 0 for g in grads.values()), \
+        [n for n, g in grads.items() if g is None or g.abs().sum() == 0]
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match='focal_level=3'):
+        FocalAttention(24, 3, focal_level=3)
+    with pytest.raises(ValueError, match='embed_dims=25.*num_heads=3'):
+        FocalAttention(25, 3)
+    with pytest.raises(ValueError, match='expand_size=7'):
+        FocalAttention(24, 3, expand_size=7)
+
+
+@pytest.mark.parametrize('size', [(14, 14), (10, 17), (5, 5)])
+def test_att_inv_plug_in_equals_reference(size):
+    torch.manual_seed(0)
+    m = FocalAttention(24, 3, focal_window=5, att_inv=True).eval()
+    randomise_biases_(m)
+    with torch.no_grad():
+        for p in m.att_inv.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    x = torch.randn(2, *size, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), reference_focal_attention(m, x), rtol=1e-5, atol=1e-5)
