@@ -33,8 +33,9 @@ class AttInv(nn.Module):
         gamma_init (float): Initial value of the gammas. Defaults to 1e-5.
 
     Shape:
-        x: (B, N, C) tokens the attention was computed from (its input);
-        attn_out, value: (B, heads, N, C / heads) -> (B, heads, N, C / heads).
+        x: (..., N, C) tokens the attention was computed from (its input);
+        attn_out, value: (..., heads, N, C / heads) -> (..., heads, N, C / heads),
+        with the same leading dims (batch, or batch and window).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, lowpass: bool = True,
@@ -56,12 +57,12 @@ class AttInv(nn.Module):
             if highpass else None
 
     def _per_head(self, gate: torch.Tensor) -> torch.Tensor:
-        """(B, N, heads) -> (B, heads, N, 1)."""
-        return gate.transpose(1, 2).unsqueeze(-1)
+        """(..., N, heads) -> (..., heads, N, 1)."""
+        return gate.movedim(-1, -2).unsqueeze(-1)
 
     def _per_channel(self, gamma: torch.Tensor) -> torch.Tensor:
-        """(C,) -> (1, heads, 1, C / heads), channel c = head * C / heads + j."""
-        return gamma.view(1, self.num_heads, 1, -1)
+        """(C,) -> (heads, 1, C / heads), channel c = head * C / heads + j."""
+        return gamma.view(self.num_heads, 1, -1)
 
     def forward(self, x: torch.Tensor, attn_out: torch.Tensor,
                 value: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,139 @@
+"""Focal Transformer backbone: sizes, parameter counts, official checkpoints."""
+import math
+import re
+
+import pytest
+import torch
+
+from mmfreq.models import FocalTransformer, convert_focal_state_dict
+
+from .conftest import ROOT, run_tool
+
+OFFICIAL_TINY_PARAMS = 28_111_380  # without the classifier (DESIGN.md)
+
+
+@pytest.fixture(scope='module')
+def tiny():
+    torch.manual_seed(0)
+    model = FocalTransformer('tiny').eval()
+    model.init_weights()
+    return model
+
+
+def test_parameter_count_equals_the_official_model(tiny):
+    # The official model ends in one LayerNorm(768); mmfreq has one per output
+    # (96 + 192 + 384 + 768 channels, weight and bias).
+    difference = 2 * (96 + 192 + 384 + 768) - 2 * 768
+    assert difference == 1344
+    assert sum(p.numel() for p in tiny.parameters()) == OFFICIAL_TINY_PARAMS + difference
+    # README totals with the 1000-class head: Focal-S 51.1M, Focal-B 89.8M
+    for arch, dims, total in (('small', 96, 51.1e6), ('base', 128, 89.8e6)):
+        params = sum(p.numel() for p in FocalTransformer(arch).parameters())
+        official = params - 2 * 15 * dims + 2 * 8 * dims + (8 * dims + 1) * 1000
+        assert official == pytest.approx(total, abs=0.05e6)
+
+
+@pytest.mark.parametrize('size', [(224, 224), (100, 75), (33, 50), (20, 20), (8, 12),
+                                  (97, 131)])
+@pytest.mark.parametrize('use_conv_embed', [False, True])
+def test_output_strides_and_channels(size, use_conv_embed):
+    model = FocalTransformer('tiny', use_conv_embed=use_conv_embed).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, *size))
+    side = [math.ceil(s / 4) if not use_conv_embed else (s - 3) // 4 + 1 for s in size]
+    for i, out in enumerate(outs):
+        assert out.shape == (1, 96 * 2**i, *side)
+        side = [math.ceil(s / 2) for s in side]
+
+
+def official_state_dict(model: FocalTransformer) -> dict:
+    """The model's weights as the official classification code names and saves them."""
+    state = {}
+    for key, value in model.state_dict().items():
+        if re.match(r'norm[012]\.', key):
+            continue
+        key = re.sub(r'\.attn\.pool_layers\.', '.pool_layers.', key)
+        key = key.replace('.ffn.layers.0.0.', '.mlp.fc1.').replace('.ffn.layers.1.', '.mlp.fc2.')
+        state[re.sub(r'^norm3\.', 'norm.', key)] = value.clone()
+    state['layers.0.blocks.0.attn.relative_position_index'] = torch.zeros(49, 49).long()
+    state['layers.0.blocks.0.attn.valid_ind_rolled'] = torch.zeros(132).long()
+    state['layers.0.blocks.0.attn.relative_position_index_0'] = torch.zeros(49, 49).long()
+    state['head.weight'] = torch.zeros(1000, 768)
+    state['head.bias'] = torch.zeros(1000)
+    return state
+
+
+def test_official_checkpoint_converts_and_loads(tiny, tmp_path):
+    path = tmp_path / 'focal-tiny-official.pth'
+    torch.save({'model': official_state_dict(tiny)}, path)
+    out = tmp_path / 'focal_tiny_mmfreq.pth'
+    result = run_tool(['tools/model_converters/focal2mmfreq.py', path, out, '--arch', 'tiny'])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'new (fresh): norm0.weight, norm0.bias, norm1.weight' in result.stdout
+
+    model = FocalTransformer('tiny', init_cfg=dict(type='Pretrained', checkpoint=str(out)))
+    model.init_weights()
+    torch.testing.assert_close(model.norm3.weight, tiny.norm3.weight)
+    x = torch.randn(1, 3, 90, 130)  # any size works after loading 224 weights
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(x)[3], tiny(x)[3])
+
+
+def test_checkpoint_of_another_arch_is_refused_naming_keys(tmp_path):
+    small = FocalTransformer('small')
+    path = tmp_path / 'focal-small.pth'
+    torch.save({'model': official_state_dict(small)}, path)
+    result = run_tool(['tools/model_converters/focal2mmfreq.py', path, tmp_path / 'x.pth',
+                       '--arch', 'tiny'])
+    assert result.returncode != 0
+    assert 'does not fit FocalTransformer' in result.stderr
+    assert 'unexpected keys: [layers.2.blocks.6.' in result.stderr
+    model = FocalTransformer('tiny', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError, match=r'focal-small\.pth does not fit.*layers\.2\.blocks\.6'):
+        model.init_weights()
+
+
+def test_convert_is_idempotent_on_mmfreq_names(tiny):
+    state = tiny.state_dict()
+    assert convert_focal_state_dict(state).keys() == state.keys()
+
+
+def test_frozen_stages_and_checkpointed_training():
+    model = FocalTransformer('tiny', frozen_stages=1, with_cp=True, drop_path_rate=0.1).train()
+    assert not model.patch_embed.training and not model.layers[0].training
+    sum(o.mean() for o in model(torch.randn(2, 3, 128, 120))).backward()  # stage 3: 8x8
+    assert model.layers[0].blocks[0].attn.qkv.weight.grad is None
+    assert not model.norm0.weight.requires_grad
+    grads = [p.grad for n, p in model.named_parameters() if n.startswith('layers.2')]
+    assert all(g is not None for g in grads)
+
+
+def test_unknown_arch_lists_the_choices():
+    with pytest.raises(KeyError, match="unknown arch 'huge'.*'tiny'"):
+        FocalTransformer('huge')
+
+
+def test_config_asks_for_coco_by_name(tmp_path):
+    result = run_tool(['tools/train.py', ROOT / 'configs' / 'mask_rcnn_focal_t_1x.py',
+                       '--work-dir', tmp_path], cwd=tmp_path)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert 'model built: MaskRCNN, backbone FocalTransformer, 80 classes' in output
+    assert 'data/coco/' in output
+
+
+def test_fdam_plug_in_adds_only_fdam_parameters_and_starts_close(tmp_path):
+    torch.manual_seed(0)
+    plain = FocalTransformer('tiny').eval()
+    plain.init_weights()
+    path = tmp_path / 'focal_tiny.pth'
+    torch.save({'state_dict': plain.state_dict()}, path)
+    fdam = FocalTransformer('tiny', fdam=True,
+                            init_cfg=dict(type='Pretrained', checkpoint=str(path))).eval()
+    fdam.init_weights()  # the FDAM keys are new, everything else loads
+    extra = set(fdam.state_dict()) - set(plain.state_dict())
+    assert extra and all('.att_inv.' in k or 'freq_scale' in k for k in extra)
+    x = torch.randn(1, 3, 96, 80)
+    with torch.no_grad():
+        for a, b in zip(fdam(x), plain(x)):
+            assert 0 < (a - b).abs().max() < 1e-2 * b.abs().max()
