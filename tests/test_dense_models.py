@@ -43,6 +43,7 @@ def det_samples(batch: int):
 
 
 @pytest.mark.parametrize('name', ['upernet_fdam_vit_b.py', 'mask_rcnn_fdam_vit_b_1x.py',
+                                  'mask_rcnn_focal_t_1x.py', 'retinanet_focal_t_1x.py',
                                   'retinanet_aa_r50_1x.py', 'upernet_aa_r50.py'])
 def test_loss_and_predict(name):
     config = str(ROOT / 'configs' / name)

@@ -1,0 +1,6 @@
+# Mask R-CNN + Focal-S on COCO, 3x with multi-scale training.
+_base_ = './mask_rcnn_focal_t_3x.py'
+
+model = dict(backbone=dict(
+    arch='small', drop_path_rate=0.3,
+    init_cfg=dict(checkpoint='pretrained/focal_small_mmfreq.pth')))

@@ -1,0 +1,22 @@
+# RetinaNet + Focal-T on COCO, 1x: P3-P7 from stages 2-4, AdamW lr 1e-4, wd 0.05
+# (the Swin/Focal detection optimizer; mmdet's Swin RetinaNet config uses SGD).
+# Reported in the Focal paper: 43.7 box AP.
+_base_ = 'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py'
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmfreq.FocalTransformer',
+        arch='tiny',
+        drop_path_rate=0.2,
+        out_indices=(1, 2, 3),  # only what the FPN uses, so every parameter trains
+        init_cfg=dict(type='Pretrained', checkpoint='pretrained/focal_tiny_mmfreq.pth')))
+
+optim_wrapper = dict(
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.0),
+                                    'norm': dict(decay_mult=0.0)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
+    dict(type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11], gamma=0.1),
+]
