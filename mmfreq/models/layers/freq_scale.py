@@ -51,22 +51,41 @@ class FreqScale(nn.Module):
         self.basis = nn.Parameter(torch.empty(num_filters, channels // groups,
                                               basis_size, basis_size // 2 + 1))
         nn.init.normal_(self.basis, std=init_std)
+        self._resized = None  # (key, basis resized to a spectrum size), for inference
+
+    def resized_basis(self, spectrum_size: tuple) -> torch.Tensor:
+        """The basis in fp32, resized bicubically to ``spectrum_size`` (H, W // 2 + 1).
+
+        Without autograd the resized basis is kept until the size or the basis
+        changes (an optimizer step or a load bumps the parameter's version).
+        """
+        basis = self.basis.float()
+        if basis.shape[-2:] == spectrum_size:
+            return basis
+        if torch.is_grad_enabled() and self.basis.requires_grad:
+            return F.interpolate(basis, size=spectrum_size, mode='bicubic', align_corners=True)
+        key = (spectrum_size, self.basis._version, self.basis.device)
+        if self._resized is None or self._resized[0] != key:
+            self._resized = (key, F.interpolate(basis, size=spectrum_size, mode='bicubic',
+                                                align_corners=True))
+        return self._resized[1]
 
     def filters(self, x: torch.Tensor, spectrum_size: tuple) -> torch.Tensor:
         """Per-image filters (B, C, H, W // 2 + 1) for fp32 input x (B, C, H, W)."""
         b, c = x.shape[:2]
-        alpha = torch.tanh(self.router(x.mean(dim=(2, 3)))).view(b, self.groups, -1)
-        basis = self.basis.float()
-        if basis.shape[-2:] != spectrum_size:
-            basis = F.interpolate(basis, size=spectrum_size, mode='bicubic', align_corners=True)
-        mixed = torch.einsum('bgn,nchw->bgchw', alpha, basis)
-        return mixed.reshape(b, c, *spectrum_size)
+        alpha = torch.tanh(self.router(x.mean(dim=(2, 3))))  # (B, groups * num_filters)
+        basis = self.resized_basis(spectrum_size).flatten(1)  # (num_filters, C / groups * HW')
+        # filter of group g = sum_n alpha[g, n] basis[n]: one matmul, laid out as (B, C, H, W')
+        mixed = alpha.view(b * self.groups, self.num_filters) @ basis
+        return mixed.view(b, c, *spectrum_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         with torch.autocast(device_type=x.device.type, enabled=False):
             x32 = x.float()
             spectrum = torch.fft.rfft2(x32, norm='ortho')
-            spectrum = spectrum * self.filters(x32, tuple(spectrum.shape[-2:]))
+            filters = self.filters(x32, tuple(spectrum.shape[-2:]))
+            # a real filter scales real and imaginary parts alike
+            spectrum = torch.view_as_complex(torch.view_as_real(spectrum) * filters[..., None])
             out = torch.fft.irfft2(spectrum, s=(h, w), norm='ortho')
         return out.to(x.dtype)
