@@ -112,6 +112,7 @@ class FocalAttention(nn.Module):
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
         self.att_inv = AttInv(embed_dims, num_heads) if att_inv else None
+        self._last_layout = None
 
         own, ring = window_offsets(ws, expand_size)
         self.register_buffer('own_offsets', own, persistent=False)
@@ -151,13 +152,12 @@ class FocalAttention(nn.Module):
         return torch.cat(parts, -1)
 
     def key_layout(self, hw: Tuple[int, int], padded: Tuple[int, int]
-                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Where each window's keys come from.
 
         Returns:
-            token_index: (windows, 49 [+ ring]) flat indices into the padded map.
-            pooled_index: (windows, focal_window^2) flat indices into the
-                pooled map padded by focal_window // 2 (empty without pooling).
+            index: (windows, keys) flat indices into the padded map's tokens
+                followed by the pooled map padded by focal_window // 2.
             valid: (windows, keys) False for padding and out-of-map pooled slots.
         """
         (h, w), (hp, wp) = hw, padded
@@ -171,18 +171,28 @@ class FocalAttention(nn.Module):
             offsets = torch.cat([offsets, self.ring_offsets])
         pos = origins[:, None, :] + offsets[None]
         ys, xs = pos[..., 0] % hp, pos[..., 1] % wp  # the ring wraps around, as torch.roll
-        token_index = ys * wp + xs
-        valid = [(ys < h) & (xs < w)]
-        pooled_index = token_index.new_zeros(len(origins), 0)
+        index, valid = [ys * wp + xs], [(ys < h) & (xs < w)]
         if self.pooled:
             fw, r = self.focal_window, self.focal_window // 2
             a, b = torch.meshgrid(torch.arange(fw, device=device), torch.arange(fw, device=device),
                                   indexing='ij')
             py = wy.flatten()[:, None] + a.flatten()[None]  # rows of the map padded by r
             px = wx.flatten()[:, None] + b.flatten()[None]
-            pooled_index = py * (nw + 2 * r) + px
+            index.append(hp * wp + py * (nw + 2 * r) + px)
             valid.append((py >= r) & (py < nh + r) & (px >= r) & (px < nw + r))
-        return token_index, pooled_index, torch.cat(valid, 1)
+        return torch.cat(index, 1), torch.cat(valid, 1)
+
+    def _layout(self, hw: Tuple[int, int], padded: Tuple[int, int], dtype: torch.dtype
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`key_layout` with the validity as an additive mask (0 / -inf),
+        kept for the last map size: every block of a stage sees the same one."""
+        key = (hw, padded, self.own_offsets.device)
+        if self._last_layout is None or self._last_layout[0] != key:
+            index, valid = self.key_layout(hw, padded)
+            masked = torch.zeros(valid.shape, device=valid.device).masked_fill(
+                ~valid, float('-inf'))
+            self._last_layout = (key, index, masked)
+        return self._last_layout[1], self._last_layout[2].to(dtype)
 
     def pool_windows(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Hp, Wp, C) -> (B, Hp / ws, Wp / ws, C): one learned weighted sum per window."""
@@ -193,45 +203,49 @@ class FocalAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
-        ws, heads = self.window_size, self.num_heads
+        ws, heads, area = self.window_size, self.num_heads, self.window_size**2
         hp, wp = math.ceil(h / ws) * ws, math.ceil(w / ws) * ws
-        x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
-        q, kv = self.qkv(x).split([c, 2 * c], dim=-1)
         nh, nw = hp // ws, wp // ws
-        q = q.view(b, nh, ws, nw, ws, heads, -1).permute(0, 1, 3, 5, 2, 4, 6)
-        q = q.reshape(b, nh * nw, heads, ws * ws, -1)
-
-        token_index, pooled_index, valid = self.key_layout((h, w), (hp, wp))
-        kv = kv.reshape(b, hp * wp, 2 * c)
+        if (hp, wp) != (h, w):
+            x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
+        q, kv = self.qkv(x).split([c, 2 * c], dim=-1)
+        # Heads outermost: heads x windows then fold into SDPA's head dimension
+        # without copies, and the mask is shared by all images of the batch.
+        q = q.view(b, nh, ws, nw, ws, heads, -1).permute(0, 5, 1, 3, 2, 4, 6).reshape(
+            b, heads, nh * nw, area, -1)
+        # all keys and values as (2, B, heads, tokens [+ pooled], d), built in one copy
+        sources = [kv.reshape(b, hp * wp, 2, heads, -1)]
         if self.pooled:
             # only K and V of the pooled tokens are needed: the kv rows of qkv
             pooled = F.linear(self.pool_windows(x), self.qkv.weight[c:],
                               None if self.qkv.bias is None else self.qkv.bias[c:])
             r = self.focal_window // 2
-            pooled_kv = F.pad(pooled, (0, 0, r, r, r, r)).reshape(b, -1, 2 * c)
-        bias = self.position_bias(self.uses_ring((h, w))).to(q.dtype)
-        masked = torch.zeros(valid.shape, dtype=q.dtype, device=q.device).masked_fill(
-            ~valid, float('-inf'))
-
+            pooled = F.pad(pooled, (0, 0, r, r, r, r))
+            sources.append(pooled.reshape(b, -1, 2, heads, c // heads))
+        source = torch.cat([t.permute(2, 0, 3, 1, 4) for t in sources], dim=3)
+        index, masked = self._layout((h, w), (hp, wp), q.dtype)
+        bias = self.position_bias(self.uses_ring((h, w))).to(q.dtype)[:, None]
         if self.att_inv is not None:
             x_windows = x.view(b, nh, ws, nw, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
-                b, nh * nw, ws * ws, c)
-        keys = valid.shape[1]
-        chunk = max(1, self.max_bias_elements // (heads * ws * ws * keys))
+                b, nh * nw, area, c)
+
+        keys = index.shape[1]
+        chunk = max(1, self.max_bias_elements // (heads * area * keys))
         out = []
         for start in range(0, nh * nw, chunk):
             part = slice(start, start + chunk)
-            kv_part = kv[:, token_index[part]]  # (B, n, keys, 2C)
-            if self.pooled:
-                kv_part = torch.cat([kv_part, pooled_kv[:, pooled_index[part]]], 2)
-            k, v = kv_part.view(b, kv_part.shape[1], keys, 2, heads, -1).permute(
-                3, 0, 1, 4, 2, 5)
+            k, v = source[:, :, :, index[part]]  # each (B, heads, n, keys, d)
+            n = k.shape[2]
+            mask = (bias + masked[None, part, None, :]).view(1, heads * n, area, keys)
             attended = F.scaled_dot_product_attention(
-                q[:, part], k, v, attn_mask=bias + masked[part, None, None, :],
+                q[:, :, part].reshape(b, heads * n, area, -1), k.view(b, heads * n, keys, -1),
+                v.view(b, heads * n, keys, -1), attn_mask=mask,
                 dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
+            attended = attended.view(b, heads, n, area, -1)
             if self.att_inv is not None:  # the first ws*ws keys are the queries' own tokens
-                attended = self.att_inv(x_windows[:, part], attended, v[..., :ws * ws, :])
+                attended = self.att_inv(x_windows[:, part], attended.transpose(1, 2),
+                                        v[..., :area, :].transpose(1, 2)).transpose(1, 2)
             out.append(attended)
-        out = torch.cat(out, 1).view(b, nh, nw, heads, ws, ws, -1)
-        out = out.permute(0, 1, 4, 2, 5, 3, 6).reshape(b, hp, wp, c)[:, :h, :w]
+        out = torch.cat(out, 2).view(b, heads, nh, nw, ws, ws, -1)
+        out = out.permute(0, 2, 4, 3, 5, 1, 6).reshape(b, hp, wp, c)[:, :h, :w]
         return self.proj_drop(self.proj(out))
