@@ -1,8 +1,11 @@
 """mim sees the installed mmfreq: `mim list`, and `mim train` on the built-in data."""
 import subprocess
 import sys
+from pathlib import Path
 
-from .conftest import small_run_options
+import yaml
+
+from .conftest import ROOT, small_run_options
 
 
 def mim(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -23,3 +26,13 @@ def test_mim_train_finds_config_and_tool_by_name(synthetic_root, tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert '.mim/tools/train.py' in result.stdout
     assert (work_dir / 'iter_2.pth').is_file()
+
+
+def test_model_index_names_existing_configs_by_their_file_name():
+    """mim finds configs by file basename; the index must name real files."""
+    index = yaml.safe_load((ROOT / 'model-index.yml').read_text())
+    collections = {c['Name'] for c in index['Collections']}
+    for model in index['Models']:
+        assert (ROOT / model['Config']).is_file(), model['Config']
+        assert model['Name'] == Path(model['Config']).stem
+        assert model['In Collection'] in collections
