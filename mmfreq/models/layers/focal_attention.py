@@ -25,6 +25,7 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 
 from .att_inv import AttInv
 
@@ -201,6 +202,30 @@ class FocalAttention(nn.Module):
         windows = x.view(b, hp // ws, ws, wp // ws, ws, c).permute(0, 1, 3, 5, 2, 4)
         return self.pool_layers[0](windows.reshape(b, hp // ws, wp // ws, c, ws * ws))[..., 0]
 
+    def _attend(self, q: torch.Tensor, source: torch.Tensor, index: torch.Tensor,
+                bias: torch.Tensor, masked: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Attention of a chunk of n windows.
+
+        Args:
+            q: (B, heads, n, ws*ws, d) queries.
+            source: (2, B, heads, tokens, d) keys and values of the map (and pooled map).
+            index: (n, keys) where each window's keys are in ``source``.
+            bias: (heads, 1, ws*ws, keys) position bias; masked: (n, keys) 0 / -inf.
+
+        Returns:
+            (B, heads, n, ws*ws, d) outputs and the values of the queries' own
+            tokens (the first ws*ws keys), for AttInv.
+        """
+        b, heads, n, area, d = q.shape
+        k, v = source[:, :, :, index]  # each (B, heads, n, keys, d)
+        keys = index.shape[1]
+        mask = (bias + masked[None, :, None, :]).view(1, heads * n, area, keys)
+        attended = F.scaled_dot_product_attention(
+            q.reshape(b, heads * n, area, d), k.view(b, heads * n, keys, d),
+            v.view(b, heads * n, keys, d), attn_mask=mask,
+            dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
+        return attended.view(b, heads, n, area, d), v[..., :area, :]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
         ws, heads, area = self.window_size, self.num_heads, self.window_size**2
@@ -229,22 +254,21 @@ class FocalAttention(nn.Module):
             x_windows = x.view(b, nh, ws, nw, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
                 b, nh * nw, area, c)
 
-        keys = index.shape[1]
-        chunk = max(1, self.max_bias_elements // (heads * area * keys))
+        # Under autograd each chunk is recomputed in the backward pass rather than
+        # keeping its gathered keys and mask (together ~5x the size of K and V).
+        recompute = torch.is_grad_enabled() and (q.requires_grad or source.requires_grad)
+        chunk = max(1, self.max_bias_elements // (heads * area * index.shape[1]))
         out = []
         for start in range(0, nh * nw, chunk):
             part = slice(start, start + chunk)
-            k, v = source[:, :, :, index[part]]  # each (B, heads, n, keys, d)
-            n = k.shape[2]
-            mask = (bias + masked[None, part, None, :]).view(1, heads * n, area, keys)
-            attended = F.scaled_dot_product_attention(
-                q[:, :, part].reshape(b, heads * n, area, -1), k.view(b, heads * n, keys, -1),
-                v.view(b, heads * n, keys, -1), attn_mask=mask,
-                dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
-            attended = attended.view(b, heads, n, area, -1)
-            if self.att_inv is not None:  # the first ws*ws keys are the queries' own tokens
+            args = (q[:, :, part], source, index[part], bias, masked[part])
+            if recompute:
+                attended, own_values = cp.checkpoint(self._attend, *args, use_reentrant=False)
+            else:
+                attended, own_values = self._attend(*args)
+            if self.att_inv is not None:
                 attended = self.att_inv(x_windows[:, part], attended.transpose(1, 2),
-                                        v[..., :area, :].transpose(1, 2)).transpose(1, 2)
+                                        own_values.transpose(1, 2)).transpose(1, 2)
             out.append(attended)
         out = torch.cat(out, 2).view(b, heads, nh, nw, ws, ws, -1)
         out = out.permute(0, 2, 4, 3, 5, 1, 6).reshape(b, hp, wp, c)[:, :h, :w]
