@@ -8,10 +8,10 @@ forward pass adds (fresh process per measurement) for each size, with the
 AA/plain ratios, for AA-ResNet-50 as in the paper (stages 2-4 augmented) and
 as in the detection configs (stages 3-4). Layer: the AAConv2d of a stage-3
 bottleneck (256 channels) on the stage-3 grid of each size, fast
-(relative-to-absolute logits computed per band of query rows) against a
-reference that builds the (HW, HW, d) offset-embedding tensor of the formula;
-the fast path's memory grows with HW per query row, the reference's with
-HW * d. One JSON line per run goes to --out.
+(relative-to-absolute logits folded into augmented queries and keys, so no
+HW x HW tensor exists) against a reference that builds the (HW, HW, d)
+offset-embedding tensor of the formula; the fast path's memory per query row
+is d + W + H, the reference's HW * d. One JSON line per run goes to --out.
 """
 import argparse
 import functools

@@ -5,33 +5,26 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def relative_logits_1d(q: torch.Tensor, table: torch.Tensor, key_length: int = None,
-                       query_start: int = 0) -> torch.Tensor:
+def relative_logits_1d(q: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """``q_i . r_{j - i}`` along the last spatial axis, for every query/key pair.
 
     Args:
-        q: (B, heads, R, L_q, d): queries at positions ``query_start`` ..
-            ``query_start + L_q - 1`` of rows of ``key_length`` positions.
+        q: (B, heads, R, L, d): queries, R rows of length L.
         table: (2M + 1, d): embeddings of offsets -M..M; larger offsets use
             the embedding of +-M.
-        key_length: L_k, the number of key positions. Defaults to L_q.
-        query_start: Position of the first query.
 
     Returns:
-        (B, heads, R, L_q, L_k): entry [..., i, j] is ``q[..., i, :] . r_{j - i'}``
-        with i' = query_start + i. Relative to absolute: q is multiplied with
-        the L_q + L_k - 1 offsets that occur once (linear in L per query),
-        then each (i, j) picks its offset.
+        (B, heads, R, L, L): entry [..., i, j] is ``q[..., i, :] . r_{j - i}``.
+        Relative to absolute: q is multiplied with the 2L - 1 offsets once
+        (linear in L per query), then each (i, j) picks offset ``j - i``.
     """
-    query_length = q.shape[-2]
-    key_length = key_length or query_length
+    length = q.shape[-2]
     max_offset = (table.shape[0] - 1) // 2
-    lowest = -(query_start + query_length - 1)
-    offsets = torch.arange(lowest, key_length - query_start, device=q.device)
-    per_offset = q @ table[offsets.clamp(-max_offset, max_offset) + max_offset].t()
-    queries = torch.arange(query_start, query_start + query_length, device=q.device)
-    index = torch.arange(key_length, device=q.device)[None, :] - queries[:, None] - lowest
-    return per_offset.gather(-1, index.expand(*per_offset.shape[:-1], key_length))
+    offsets = torch.arange(1 - length, length, device=q.device).clamp(-max_offset, max_offset)
+    per_offset = q @ table[offsets + max_offset].t()  # (B, heads, R, L, 2L - 1)
+    positions = torch.arange(length, device=q.device)
+    index = positions[None, :] - positions[:, None] + length - 1  # [i, j] -> j - i + L - 1
+    return per_offset.gather(-1, index.expand(*per_offset.shape[:-1], length))
 
 
 class AAConv2d(nn.Module):
@@ -56,9 +49,6 @@ class AAConv2d(nn.Module):
         num_heads (int): N_h. Defaults to 8.
         max_offset (int): Largest relative offset with its own embedding.
             Defaults to 64.
-        max_bias_elements (int): Queries are processed in bands of image rows
-            so that one band's position-logit tensor has at most this many
-            elements (at least one row). Defaults to 2**25 (128 MiB in fp32).
         bias (bool): Bias of the convolutional part. Defaults to False.
 
     Shape:
@@ -68,8 +58,7 @@ class AAConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
                  stride: int = 1, key_ratio: float = 0.2, value_ratio: float = 0.1,
-                 num_heads: int = 8, max_offset: int = 64, bias: bool = False,
-                 max_bias_elements: int = 2**25) -> None:
+                 num_heads: int = 8, max_offset: int = 64, bias: bool = False) -> None:
         super().__init__()
         key_channels = round(key_ratio * out_channels)
         value_channels = round(value_ratio * out_channels)
@@ -86,7 +75,6 @@ class AAConv2d(nn.Module):
                              f'both be divisible by num_heads={num_heads}')
         self.key_channels, self.value_channels = key_channels, value_channels
         self.num_heads, self.stride, self.kernel_size = num_heads, stride, kernel_size
-        self.max_bias_elements = max_bias_elements
         conv_channels = out_channels - value_channels
         self.conv = nn.Conv2d(in_channels, conv_channels, kernel_size, stride,
                               kernel_size // 2, bias=bias) if conv_channels else None
@@ -109,37 +97,36 @@ class AAConv2d(nn.Module):
         v = v.reshape(b, self.num_heads, -1, h * w).transpose(-1, -2)
         return q * q.shape[-1] ** -0.5, k, v
 
-    def relative_bias(self, q: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
-        """Position logits of the queries in image ``rows``.
+    def augmented_queries_and_keys(self, q: torch.Tensor, k: torch.Tensor
+                                   ) -> tuple:
+        """Queries and keys whose dot products are the full logits.
+
+        With ``B_i[x'] = q_i . r^W_{x' - x_i}`` and ``C_i[y'] = q_i . r^H_{y' - y_i}``
+        (relative to absolute, W and H values per query), ``[q_i, B_i, C_i] .
+        [k_j, onehot(x_j), onehot(y_j)] = q_i . (k_j + r^W + r^H)``: attention
+        needs no (HW x HW) bias, and memory per query row stays d + W + H.
 
         Args:
-            q: (B, heads, H, W, d) scaled queries of the whole image.
-            rows: The query rows y0:y1 to compute.
+            q, k: (B, heads, H, W, d), q already scaled.
 
         Returns:
-            (B, heads, (y1 - y0) * W, H * W), rows in (y, x) order, keys in (y', x').
+            (B, heads, H*W, d + W + H) each.
         """
-        b, n, h, w, _ = q.shape
-        start, stop, _ = rows.indices(h)
-        q_rows = q[:, :, start:stop]
-        along_w = relative_logits_1d(q_rows, self.rel_table_w)  # [b, n, y, x, x']
-        along_h = relative_logits_1d(q_rows.transpose(2, 3), self.rel_table_h, h,
-                                     start)  # [b, n, x, y, y']
-        bias = along_w[:, :, :, :, None, :] + along_h.permute(0, 1, 3, 2, 4)[..., None]
-        return bias.reshape(b, n, (stop - start) * w, h * w)
+        b, n, h, w, d = q.shape
+        along_w = relative_logits_1d(q, self.rel_table_w)  # [b, n, y, x, x']
+        along_h = relative_logits_1d(q.transpose(2, 3), self.rel_table_h).transpose(2, 3)
+        queries = torch.cat([q, along_w, along_h], dim=-1).reshape(b, n, h * w, d + w + h)
+        ys, xs = torch.meshgrid(torch.arange(h, device=q.device),
+                                torch.arange(w, device=q.device), indexing='ij')
+        onehots = torch.cat([F.one_hot(xs.flatten(), w), F.one_hot(ys.flatten(), h)], dim=-1)
+        keys = torch.cat([k.reshape(b, n, h * w, d),
+                          onehots.to(k.dtype).expand(b, n, h * w, w + h)], dim=-1)
+        return queries, keys
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.split_heads(x)
-        b, n, h, w, d = q.shape
-        keys = k.reshape(b, n, h * w, d)
-        # The bias is (queries x keys); computing it for a band of query rows
-        # at a time bounds its memory by ``max_bias_elements``.
-        rows_per_chunk = max(1, self.max_bias_elements // (b * n * w * h * w))
-        out = torch.cat([
-            F.scaled_dot_product_attention(
-                q[:, :, y:y + rows_per_chunk].reshape(b, n, -1, d), keys, v,
-                attn_mask=self.relative_bias(q, slice(y, y + rows_per_chunk)).to(q.dtype),
-                scale=1.0)
-            for y in range(0, h, rows_per_chunk)], dim=2)
+        b, n, h, w, _ = q.shape
+        queries, keys = self.augmented_queries_and_keys(q, k)
+        out = F.scaled_dot_product_attention(queries, keys, v, scale=1.0)
         out = self.proj(out.transpose(-1, -2).reshape(b, self.value_channels, h, w))
         return out if self.conv is None else torch.cat([self.conv(x), out], dim=1)
