@@ -127,6 +127,12 @@ class AAConv2d(nn.Module):
         q, k, v = self.split_heads(x)
         b, n, h, w, _ = q.shape
         queries, keys = self.augmented_queries_and_keys(q, k)
-        out = F.scaled_dot_product_attention(queries, keys, v, scale=1.0)
+        # PyTorch's fused (flash) kernels need one head size for q, k and v, else
+        # SDPA falls back to materialising the HW x HW matrix: zero-pad all three
+        # to a multiple of 8 and keep the value channels of the output.
+        size = -(-queries.shape[-1] // 8) * 8
+        queries, keys = (F.pad(t, (0, size - t.shape[-1])) for t in (queries, keys))
+        out = F.scaled_dot_product_attention(
+            queries, keys, F.pad(v, (0, size - v.shape[-1])), scale=1.0)[..., :v.shape[-1]]
         out = self.proj(out.transpose(-1, -2).reshape(b, self.value_channels, h, w))
         return out if self.conv is None else torch.cat([self.conv(x), out], dim=1)
