@@ -107,8 +107,7 @@ class AAResNet(ResNet):
         return converted
 
     def init_weights(self) -> None:
-        if self.init_cfg is not None and not isinstance(self.init_cfg, list) and \
-                self.init_cfg.get('type') == 'Pretrained':
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             load_converted_weights(
                 self, self.init_cfg['checkpoint'], self.convert_resnet_state_dict,
                 may_be_new=self.attention_keys, may_be_dropped=self.classification_keys,

@@ -162,12 +162,15 @@ class FDAMViT(BaseModule):
             for _ in range(num_layers))
 
     def init_weights(self) -> None:
-        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             load_converted_weights(
                 self, self.init_cfg['checkpoint'],
                 lambda state: convert_fdam_vit_state_dict(state, self.pretrain_grid),
                 may_be_new=self.fdam_keys, may_be_dropped=self.classification_keys,
                 prefix=self.init_cfg.get('prefix', ''))
+            return
+        if self.init_cfg is not None:  # any other mmengine initialiser
+            super().init_weights()
             return
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         for m in self.modules():

@@ -187,12 +187,15 @@ class FocalTransformer(BaseModule):
         self._freeze_stages()
 
     def init_weights(self) -> None:
-        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
             new_ok = [f'norm{i}.*' for i in self.out_indices] + \
                 ['*.relative_position_bias_table_to_neighbors', '*.att_inv.*', '*freq_scale.*']
             load_converted_weights(self, self.init_cfg['checkpoint'], convert_focal_state_dict,
                                    may_be_new=new_ok, may_be_dropped=('head.*',),
                                    prefix=self.init_cfg.get('prefix', ''))
+            return
+        if self.init_cfg is not None:  # any other mmengine initialiser
+            super().init_weights()
             return
         for name, m in self.named_modules():
             if isinstance(m, nn.Linear) and 'pool_layers' not in name:
