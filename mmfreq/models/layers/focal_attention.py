@@ -137,6 +137,7 @@ class FocalAttention(nn.Module):
                                  relative_position_index(ws, focal_window), persistent=False)
 
     def uses_ring(self, hw: Tuple[int, int]) -> bool:
+        """Whether a map of size ``hw`` gets ring keys (larger than one window)."""
         return self.expand_size > 0 and min(hw) > self.window_size
 
     def position_bias(self, with_ring: bool) -> torch.Tensor:
