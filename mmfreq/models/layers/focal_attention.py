@@ -17,7 +17,8 @@ V and the pooled neighbourhoods with ``nn.Unfold``. Here each window gathers
 exactly the keys it attends, by index, and ``scaled_dot_product_attention``
 takes the biases and masks as one additive tensor, computed for a chunk of
 windows at a time. The map is padded to window multiples and padded tokens
-are masked out of every group.
+are masked out of every group. Under autograd each chunk is recomputed in the
+backward pass instead of keeping its gathered keys.
 """
 import math
 from typing import Tuple
