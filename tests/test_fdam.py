@@ -273,3 +273,26 @@ def test_checkpoint_of_another_arch_names_the_keys(tmp_path):
 def test_unknown_arch_lists_the_choices():
     with pytest.raises(KeyError, match="unknown arch 'huge'.*'base'"):
         FDAMViT('huge')
+
+
+def test_deit2mmfreq_converts_and_refuses_another_arch(tmp_path):
+    from .conftest import run_tool
+    small = FDAMViT('small', att_inv=False, freq_scale=False)
+    official = official_fdam_state_dict(small)
+    del official['up1.0.weight']
+    official['cls_token'] = torch.zeros(1, 1, 384)
+    official['pos_embed'] = torch.cat([torch.zeros(1, 1, 384), official['pos_embed']], 1)
+    src = tmp_path / 'deit_3_small_224.pth'
+    torch.save({'model': official}, src)
+    dst = tmp_path / 'deit3_small_mmfreq.pth'
+    result = run_tool(['tools/model_converters/deit2mmfreq.py', src, dst, '--arch', 'small',
+                       '--img-size', '320'])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'FDAM tensors were not in' in result.stdout
+    model = FDAMViT('small', img_size=320, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
+    model.init_weights()
+    assert model.pos_embed.shape == (1, 20 * 20, 384)  # resized from 14x14
+    torch.testing.assert_close(model.layers[5].attn.qkv.weight, small.layers[5].attn.qkv.weight)
+    wrong = run_tool(['tools/model_converters/deit2mmfreq.py', src, dst, '--arch', 'base'])
+    assert wrong.returncode != 0
+    assert 'does not fit FDAMViT' in wrong.stderr and 'size mismatch' in wrong.stderr

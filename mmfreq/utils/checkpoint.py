@@ -8,6 +8,7 @@ the safe loader on: a checkpoint carrying any other pickled object is refused
 with an error naming the file and the offending globals, because unpickling
 it could run arbitrary code.
 """
+import os
 import os.path as osp
 import pickle
 from fnmatch import fnmatch
@@ -109,7 +110,8 @@ def load_converted_weights(module: torch.nn.Module, filename: str,
         The module's keys that the checkpoint did not provide (initialised fresh).
 
     Raises:
-        ValueError: naming the file, the missing and the unexpected keys.
+        ValueError: naming the file, the missing and the unexpected keys (or
+            the parameters whose shapes differ).
     """
     checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
     state = checkpoint
@@ -119,7 +121,10 @@ def load_converted_weights(module: torch.nn.Module, filename: str,
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     state = convert(state)
-    missing, unexpected = module.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # same names, other shapes: another size of the arch
+        raise ValueError(f'{filename} does not fit {type(module).__name__}: {err}') from err
     bad_missing = [k for k in missing if not any(fnmatch(k, p) for p in may_be_new)]
     bad_unexpected = [k for k in unexpected if not any(fnmatch(k, p) for p in may_be_dropped)]
     if bad_missing or bad_unexpected:
@@ -137,3 +142,9 @@ def show_short(keys: Sequence[str], limit: int = 8) -> str:
     """``a, b, c ... (N in all)`` for log lines."""
     keys = list(keys)
     return ', '.join(keys[:limit]) + (f' ... ({len(keys)} in all)' if len(keys) > limit else '')
+
+
+def save_converted_checkpoint(state_dict: Dict[str, torch.Tensor], src: str, dst: str) -> None:
+    """Write a converted state dict as an mmengine-style checkpoint (folders are created)."""
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    torch.save({'state_dict': state_dict, 'meta': {'converted_from': osp.basename(src)}}, dst)

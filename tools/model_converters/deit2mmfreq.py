@@ -12,14 +12,10 @@ means another architecture and is an error. The output loads through
 ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
-import torch
-
 from mmfreq.models.backbones.fdam_vit import FDAMViT, convert_fdam_vit_state_dict
-from mmfreq.utils.checkpoint import load_converted_weights
+from mmfreq.utils.checkpoint import load_converted_weights, save_converted_checkpoint
 
 
 def main() -> None:
@@ -37,12 +33,10 @@ def main() -> None:
         new = load_converted_weights(
             model, args.src, lambda s: convert_fdam_vit_state_dict(s, model.pretrain_grid),
             may_be_new=FDAMViT.fdam_keys, may_be_dropped=FDAMViT.classification_keys)
-    except (ValueError, RuntimeError) as err:  # wrong keys / wrong shapes
+    except ValueError as err:  # wrong keys or shapes
         sys.exit(f'error: {err}')
     state = {k: v for k, v in model.state_dict().items() if k not in new}
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save({'state_dict': state, 'meta': {'converted_from': osp.basename(args.src)}},
-               args.dst)
+    save_converted_checkpoint(state, args.src, args.dst)
     print(f'wrote {len(state)} tensors to {args.dst}'
           + (f'; {len(new)} FDAM tensors were not in {args.src} and start fresh' if new else ''))
 

@@ -11,14 +11,10 @@ new; any other missing or unexpected key (a checkpoint of another arch) is an
 error naming the keys.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
-import torch
-
 from mmfreq.models.backbones.focal_transformer import FocalTransformer, convert_focal_state_dict
-from mmfreq.utils.checkpoint import load_converted_weights
+from mmfreq.utils.checkpoint import load_converted_weights, save_converted_checkpoint
 
 
 def main() -> None:
@@ -35,12 +31,10 @@ def main() -> None:
         new = load_converted_weights(model, args.src, convert_focal_state_dict,
                                      may_be_new=('norm0.*', 'norm1.*', 'norm2.*'),
                                      may_be_dropped=('head.*',))
-    except (ValueError, RuntimeError) as err:  # wrong keys / wrong shapes
+    except ValueError as err:  # wrong keys or shapes
         sys.exit(f'error: {err}')
     state = {k: v for k, v in model.state_dict().items() if k not in new}
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save({'state_dict': state, 'meta': {'converted_from': osp.basename(args.src)}},
-               args.dst)
+    save_converted_checkpoint(state, args.src, args.dst)
     print(f'wrote {len(state)} tensors to {args.dst}; new (fresh): {", ".join(new) or "none"}')
 
 

@@ -8,14 +8,11 @@ converted weights are loaded into that arch first, and any missing or
 unexpected key is an error, so a checkpoint of another arch is caught here.
 """
 import argparse
-import os
-import os.path as osp
 import sys
-
-import torch
 
 from mmfreq.models.backbones.van import VAN, convert_van_state_dict
 from mmfreq.utils import load_from_local_safely
+from mmfreq.utils.checkpoint import save_converted_checkpoint
 
 
 def main() -> None:
@@ -40,9 +37,7 @@ def main() -> None:
             sys.exit(f'error: {args.src} does not fit VAN arch {args.arch!r}: '
                      f'missing keys {result.missing_keys}, '
                      f'unexpected keys {result.unexpected_keys}')
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save({'state_dict': converted, 'meta': {'converted_from': osp.basename(args.src)}},
-               args.dst)
+    save_converted_checkpoint(converted, args.src, args.dst)
     print(f'wrote {len(converted)} tensors to {args.dst}')
 
 
