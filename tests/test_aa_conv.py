@@ -1,33 +1,8 @@
 import pytest
 import torch
-import torch.nn.functional as F
 
+from mmfreq.analysis.reference import textbook_aa_conv as reference_aa_conv
 from mmfreq.models.layers import AAConv2d
-
-
-def reference_aa_conv(m: AAConv2d, x: torch.Tensor) -> torch.Tensor:
-    """The paper's formula, written out: a full (HW, HW, d) tensor of position
-    embeddings per axis, logits q.(k + r^W + r^H)/sqrt(d), softmax, values."""
-    if m.stride > 1:
-        x_att = F.avg_pool2d(x, m.kernel_size, m.stride, m.kernel_size // 2,
-                             count_include_pad=False)
-    else:
-        x_att = x
-    b, _, h, w = x_att.shape
-    q, k, v = m.qkv(x_att).split([m.key_channels, m.key_channels, m.value_channels], 1)
-    heads = m.num_heads
-    q, k, v = (t.reshape(b, heads, -1, h * w).transpose(-1, -2) for t in (q, k, v))
-    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
-    ys, xs = ys.flatten(), xs.flatten()
-    max_offset = (m.rel_table_w.shape[0] - 1) // 2
-    dx = (xs[None, :] - xs[:, None]).clamp(-max_offset, max_offset) + max_offset
-    dy = (ys[None, :] - ys[:, None]).clamp(-max_offset, max_offset) + max_offset
-    r = m.rel_table_w[dx] + m.rel_table_h[dy]  # (HW, HW, d): key position relative to query
-    logits = (q @ k.transpose(-1, -2) + torch.einsum('bnid,ijd->bnij', q, r))
-    logits = logits / q.shape[-1] ** 0.5
-    out = logits.softmax(-1) @ v
-    out = m.proj(out.transpose(-1, -2).reshape(b, m.value_channels, h, w))
-    return out if m.conv is None else torch.cat([m.conv(x), out], 1)
 
 
 @pytest.mark.parametrize('size,stride', [((7, 7), 1), ((5, 9), 1), ((11, 6), 2),

@@ -95,19 +95,31 @@ class TextbookAAConv2d(AAConv2d):
     every query/key pair from an explicit (HW, HW, d) offset-embedding tensor."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self.split_heads(x)
-        b, n, h, w, d = q.shape
-        q, k = q.reshape(b, n, h * w, d), k.reshape(b, n, h * w, d)
-        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
-        ys, xs = ys.flatten(), xs.flatten()
-        m = (self.rel_table_w.shape[0] - 1) // 2
-        dx = (xs[None, :] - xs[:, None]).clamp(-m, m) + m
-        dy = (ys[None, :] - ys[:, None]).clamp(-m, m) + m
-        offsets = self.rel_table_w[dx] + self.rel_table_h[dy]  # (HW, HW, d)
-        logits = q @ k.transpose(-1, -2) + torch.einsum('bnid,ijd->bnij', q, offsets)
-        out = logits.softmax(-1) @ v
-        out = self.proj(out.transpose(-1, -2).reshape(b, self.value_channels, h, w))
-        return torch.cat([self.conv(x), out], dim=1)
+        return textbook_aa_conv(self, x)
+
+
+def textbook_aa_conv(m: AAConv2d, x: torch.Tensor) -> torch.Tensor:
+    """:class:`TextbookAAConv2d`'s computation for the parameters of ``m``,
+    written out from ``m``'s convolutions and tables alone."""
+    if m.stride > 1:
+        x_att = F.avg_pool2d(x, m.kernel_size, m.stride, m.kernel_size // 2,
+                             count_include_pad=False)
+    else:
+        x_att = x
+    b, _, h, w = x_att.shape
+    q, k, v = m.qkv(x_att).split([m.key_channels, m.key_channels, m.value_channels], 1)
+    q, k, v = (t.reshape(b, m.num_heads, -1, h * w).transpose(-1, -2) for t in (q, k, v))
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+    ys, xs = ys.flatten(), xs.flatten()
+    max_offset = (m.rel_table_w.shape[0] - 1) // 2
+    dx = (xs[None, :] - xs[:, None]).clamp(-max_offset, max_offset) + max_offset
+    dy = (ys[None, :] - ys[:, None]).clamp(-max_offset, max_offset) + max_offset
+    r = m.rel_table_w[dx] + m.rel_table_h[dy]  # (HW, HW, d): key position relative to query
+    logits = (q @ k.transpose(-1, -2) + torch.einsum('bnid,ijd->bnij', q, r))
+    logits = logits / q.shape[-1] ** 0.5
+    out = logits.softmax(-1) @ v
+    out = m.proj(out.transpose(-1, -2).reshape(b, m.value_channels, h, w))
+    return out if m.conv is None else torch.cat([m.conv(x), out], 1)
 
 
 class MaterialisedAttInvAttention(AttInvAttention):
