@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
-from mmfreq.models.layers import AttInvAttention, FreqScale
+from mmfreq.models.layers import AttInvAttention, FreqScale, add_freq_scale
 from mmfreq.registry import MODELS
 
 
@@ -29,16 +29,9 @@ class TinyBlock(nn.Module):
         self.attn_freq_scale = FreqScale(channels, groups=groups) if fdam else None
         self.mlp_freq_scale = FreqScale(channels, groups=groups) if fdam else None
 
-    @staticmethod
-    def _freq(y: torch.Tensor, freq_scale: nn.Module, hw: Tuple[int, int]) -> torch.Tensor:
-        if freq_scale is None:
-            return y
-        grid = y.transpose(1, 2).reshape(y.shape[0], -1, *hw)
-        return y + freq_scale(grid).flatten(2).transpose(1, 2)
-
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
-        x = x + self._freq(self.attn(self.norm1(x)), self.attn_freq_scale, hw)
-        return x + self._freq(self.mlp(self.norm2(x)), self.mlp_freq_scale, hw)
+        x = x + add_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw)
+        return x + add_freq_scale(self.mlp(self.norm2(x)), self.mlp_freq_scale, hw)
 
 
 @MODELS.register_module()

@@ -24,7 +24,7 @@ from mmengine.model import BaseModule
 from mmfreq.registry import MODELS
 from mmfreq.utils.checkpoint import load_converted_weights
 
-from ..layers import AttInvAttention, FreqScale
+from ..layers import AttInvAttention, FreqScale, add_freq_scale
 
 
 class FDAMBlock(nn.Module):
@@ -64,20 +64,10 @@ class FDAMBlock(nn.Module):
         self.gamma_2 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    @staticmethod
-    def _with_freq_scale(y: torch.Tensor, freq_scale: nn.Module, hw_shape: Tuple[int, int]
-                         ) -> torch.Tensor:
-        """``y + FreqScale(y)`` on the token grid; y unchanged without a FreqScale."""
-        if freq_scale is None:
-            return y
-        b, n, c = y.shape
-        grid = y.transpose(1, 2).reshape(b, c, *hw_shape)
-        return y + freq_scale(grid).flatten(2).transpose(1, 2)
-
     def _forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        y = self._with_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw_shape)
+        y = add_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw_shape)
         x = x + self.drop_path(self.gamma_1 * y)
-        z = self._with_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale, hw_shape)
+        z = add_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale, hw_shape)
         return x + self.drop_path(self.gamma_2 * z)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:

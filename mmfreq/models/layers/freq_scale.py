@@ -1,6 +1,8 @@
 """FreqScale from FDAM ("GroupDynamicScale" in the official code): a per-image
 mix of learned spectral filters, so a network can re-weight frequency bands
 (restore the detail that attention and upsampling smooth away)."""
+from typing import Optional, Tuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -89,3 +91,15 @@ class FreqScale(nn.Module):
             spectrum = torch.view_as_complex(torch.view_as_real(spectrum) * filters[..., None])
             out = torch.fft.irfft2(spectrum, s=(h, w), norm='ortho')
         return out.to(x.dtype)
+
+
+def add_freq_scale(tokens: torch.Tensor, freq_scale: Optional[FreqScale],
+                   hw_shape: Tuple[int, int]) -> torch.Tensor:
+    """``tokens + FreqScale(tokens)`` for (B, H*W, C) tokens of an (H, W) grid,
+    the residual form FDAM uses after attention and MLP branches; the tokens
+    unchanged when ``freq_scale`` is None."""
+    if freq_scale is None:
+        return tokens
+    b, _, c = tokens.shape
+    grid = tokens.transpose(1, 2).reshape(b, c, *hw_shape)
+    return tokens + freq_scale(grid).flatten(2).transpose(1, 2)
