@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mmfreq.analysis.reference import textbook_freq_scale
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
-from mmfreq.models.layers import AttInvAttention, FreqScale
+from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
 
 TINY = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
 SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6)
@@ -53,6 +54,38 @@ def test_att_inv_fast_equals_reference(tokens, att_inv):
     x = torch.randn(2, tokens, 64)
     with torch.no_grad():
         torch.testing.assert_close(m(x), reference_attention(m, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('lowpass, highpass', [(True, True), (True, False), (False, True)])
+def test_att_inv_terms_equal_the_formula(lowpass, highpass):
+    """Each term alone and both, with window-like leading dims, values and gradients."""
+    m = AttInv(32, 4, lowpass=lowpass, highpass=highpass)
+    randomise_(m)
+    x = torch.randn(2, 3, 10, 32, requires_grad=True)
+    attn_out = torch.randn(2, 3, 4, 10, 8, requires_grad=True)
+    value = torch.randn(2, 3, 4, 10, 8, requires_grad=True)
+
+    def per_head(gate):  # (..., N, heads) -> (..., heads, N, 1)
+        return gate.transpose(-1, -2)[..., None]
+
+    feat = m.gate_act.scale * F.relu(x) ** 2 + m.gate_act.bias
+    expected = attn_out
+    if lowpass:
+        a = per_head(torch.tanh(m.lowpass_gate(feat)))
+        expected = expected + attn_out * a * m.lowpass_gamma.view(4, 1, 8)
+    if highpass:
+        s2 = F.softplus(m.highpass_gate(feat)) ** 2
+        b = per_head(2 * s2 / (s2 + 0.3678))
+        expected = expected + (value - attn_out) * b * m.highpass_gamma.view(4, 1, 8)
+    out = m(x, attn_out, value)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    inputs = [x, attn_out, value, *m.parameters()]
+    grad = torch.randn_like(out)
+    for fast, slow in zip(torch.autograd.grad(out, inputs, grad, allow_unused=True),
+                          torch.autograd.grad(expected, inputs, grad, allow_unused=True)):
+        assert (fast is None) == (slow is None)  # value is unused without the high-pass term
+        if slow is not None:
+            torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-5)
 
 
 def test_att_inv_starts_close_to_plain_attention():
@@ -106,6 +139,42 @@ def test_freq_scale_filters_frequencies():
     torch.testing.assert_close(out.mean(dim=(2, 3)), torch.zeros(1, 8), atol=1e-5, rtol=0)
     torch.testing.assert_close(out, gain * (x - x.mean(dim=(2, 3), keepdim=True)),
                                rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('size', [(8, 8), (7, 9), (13, 6), (1, 5), (16, 11)])
+@pytest.mark.parametrize('max_dft', [64, 0])
+def test_freq_scale_equals_the_textbook_formula(size, max_dft, monkeypatch):
+    """DFT matrices (small maps on CPU) and torch.fft (max_dft=0) == one rfft2/irfft2."""
+    monkeypatch.setattr(FreqScale, 'cpu_dft_max_size', max_dft)
+    torch.manual_seed(0)
+    m = FreqScale(40, groups=8, num_filters=3, basis_size=6)
+    randomise_(m)
+    x = torch.randn(2, 40, *size, requires_grad=True)
+    expected = textbook_freq_scale(m, x)
+    out = m(x)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(m(x, residual=True), x + expected, rtol=1e-5, atol=1e-5)
+    tokens = x.detach().flatten(2).transpose(1, 2).contiguous()
+    torch.testing.assert_close(add_freq_scale(tokens, m, size),
+                               tokens + expected.detach().flatten(2).transpose(1, 2),
+                               rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(out)
+    fast = torch.autograd.grad(out, [x, m.basis, m.router[0].weight], grad)
+    slow = torch.autograd.grad(expected, [x, m.basis, m.router[0].weight], grad)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_freq_scale_keeps_the_resized_basis_until_the_basis_changes():
+    torch.manual_seed(0)
+    m = FreqScale(16, groups=4, basis_size=6).eval()
+    randomise_(m)
+    x = torch.randn(1, 16, 12, 10)
+    with torch.no_grad():
+        first = m(x)
+        m.basis.mul_(2)  # an in-place update, as an optimizer step does
+        torch.testing.assert_close(m(x), 2 * first)
+        torch.testing.assert_close(m(x), textbook_freq_scale(m, x), rtol=1e-5, atol=1e-5)
 
 
 def test_freq_scale_runs_in_fp32_under_autocast():

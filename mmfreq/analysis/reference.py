@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention
+from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention, FreqScale
 
 
 def official_ring_masks(ws: int, e: int):
@@ -131,3 +131,15 @@ class MaterialisedAttInvAttention(AttInvAttention):
         attn = (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(-1)
         out = self.att_inv(x, attn @ v, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+def textbook_freq_scale(m: FreqScale, x: torch.Tensor) -> torch.Tensor:
+    """FreqScale(x) for a (B, C, H, W) map as the official code computes it:
+    rfft2 in one call, the basis resized and mixed per group, irfft2."""
+    b, c, h, w = x.shape
+    spectrum = torch.fft.rfft2(x.float(), norm='ortho')
+    basis = F.interpolate(m.basis.float(), size=spectrum.shape[-2:], mode='bicubic',
+                          align_corners=True)
+    alpha = torch.tanh(m.router(x.float().mean(dim=(2, 3)))).view(b, m.groups, m.num_filters)
+    filters = torch.einsum('bgn,njhw->bgjhw', alpha, basis).reshape(b, c, *spectrum.shape[-2:])
+    return torch.fft.irfft2(spectrum * filters, s=(h, w), norm='ortho')

@@ -22,7 +22,7 @@ from mmengine.model import BaseModule
 from mmfreq.registry import MODELS
 from mmfreq.utils.checkpoint import load_converted_weights
 
-from ..layers import FocalAttention, FreqScale, add_freq_scale
+from ..layers import FocalAttention, FreqScale
 
 
 class PatchEmbed(nn.Module):
@@ -79,8 +79,8 @@ class FocalBlock(nn.Module):
 
     @staticmethod
     def _with_freq_scale(y: torch.Tensor, freq_scale: nn.Module) -> torch.Tensor:
-        """:func:`add_freq_scale` on a (B, H, W, C) map."""
-        return add_freq_scale(y.flatten(1, 2), freq_scale, y.shape[1:3]).view_as(y)
+        """``y + FreqScale(y)`` on a (B, H, W, C) map; ``y`` without FDAM."""
+        return y if freq_scale is None else freq_scale.forward_channels_last(y, residual=True)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self._with_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale)

@@ -2,6 +2,8 @@
 Dense Prediction", ICCV 2025): softmax attention is a low-pass filter, so its
 complement ``V - AV`` is the high-pass part it throws away; AttInv adds both
 back with per-token, per-head gates and per-channel gammas."""
+from typing import Tuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -64,17 +66,40 @@ class AttInv(nn.Module):
         """(C,) -> (heads, 1, C / heads), channel c = head * C / heads + j."""
         return gamma.view(self.num_heads, 1, -1)
 
+    def _gate_logits(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """``gate(StarReLU(x))`` for each gate present (low-pass first), each
+        (..., N, heads), with one matmul.
+
+        StarReLU's scalar scale s and bias t commute with a Linear,
+        ``W (s r + t) + c = s (W r) + (t W 1 + c)`` with ``r = relu(x)^2``,
+        so only ``r`` is computed per channel: two passes over x, not four.
+        """
+        gates = [g for g in (self.lowpass_gate, self.highpass_gate) if g is not None]
+        weight = torch.cat([g.weight for g in gates])
+        bias = torch.cat([g.bias for g in gates])
+        act = self.gate_act
+        logits = F.linear(F.relu(x).square(), weight)
+        logits = torch.addcmul(act.bias * weight.sum(dim=1) + bias, logits, act.scale)
+        return logits.split(self.num_heads, dim=-1)
+
     def forward(self, x: torch.Tensor, attn_out: torch.Tensor,
                 value: torch.Tensor) -> torch.Tensor:
-        feat = self.gate_act(x)
-        out = attn_out
-        if self.lowpass_gate is not None:
-            a = self._per_head(torch.tanh(self.lowpass_gate(feat)))
-            out = out + attn_out * a * self._per_channel(self.lowpass_gamma)
+        logits = self._gate_logits(x)
+        # out = AV (1 + a g_lf - b g_hf) + V b g_hf: four passes over
+        # (..., heads, N, d) instead of seven
+        neg_highpass = None
         if self.highpass_gate is not None:
-            s2 = F.softplus(self.highpass_gate(feat)) ** 2
-            b = self._per_head(2 * s2 / (s2 + _HIGHPASS_HALF_POINT))
-            out = out + (value - attn_out) * b * self._per_channel(self.highpass_gamma)
+            s2 = F.softplus(logits[-1]) ** 2
+            b = 2 * s2 / (s2 + _HIGHPASS_HALF_POINT)
+            neg_highpass = self._per_head(-b) * self._per_channel(self.highpass_gamma)
+        coeff = neg_highpass
+        if self.lowpass_gate is not None:
+            a = self._per_head(torch.tanh(logits[0]))
+            gamma = self._per_channel(self.lowpass_gamma)
+            coeff = a * gamma if coeff is None else torch.addcmul(coeff, a, gamma)
+        out = torch.addcmul(attn_out, attn_out, coeff)
+        if neg_highpass is not None:
+            out = out.addcmul_(value, neg_highpass, value=-1)
         return out
 
 

@@ -1,6 +1,8 @@
 """FreqScale from FDAM ("GroupDynamicScale" in the official code): a per-image
 mix of learned spectral filters, so a network can re-weight frequency bands
 (restore the detail that attention and upsampling smooth away)."""
+import functools
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -8,6 +10,34 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .star_relu import StarReLU
+
+
+@functools.lru_cache(maxsize=32)
+def dft_matrices(h: int, w: int, device: torch.device) -> Tuple[torch.Tensor, ...]:
+    """fp32 matrices of ``rfft2`` / ``irfft2`` ('ortho') on an (H, W) grid.
+
+    Returns ``(rdft_w, dft_h, irdft_w)``: ``rdft_w`` (2 W', W) maps a row to
+    its real and imaginary half spectrum (W' = W // 2 + 1); ``dft_h``
+    (2 H, 2 H) is the complex DFT along H on rows ordered (h, real / imag),
+    its transpose the inverse; ``irdft_w`` (W, 2 W') maps a half spectrum
+    back to a real row, counting each bin but DC and Nyquist twice and
+    ignoring their imaginary parts, as ``irfft`` does.
+    """
+    half = w // 2 + 1
+    k = torch.arange(half, dtype=torch.float64)
+    phase = 2 * math.pi * k[:, None] * torch.arange(w, dtype=torch.float64) / w  # (W', W)
+    rdft_w = torch.cat([phase.cos(), -phase.sin()]) / math.sqrt(w)
+    twice = torch.full((half, 1), 2.0, dtype=torch.float64)
+    twice[0] = 1
+    if w % 2 == 0:
+        twice[-1] = 1
+    irdft_w = torch.cat([twice * phase.cos(), -twice * phase.sin()]).t() / math.sqrt(w)
+    angle = 2 * math.pi * torch.outer(torch.arange(h), torch.arange(h)).double() / h
+    cos, sin = angle.cos(), angle.sin()
+    # (ky, real / imag) x (h, real / imag): X = sum_h (x_re + i x_im)(cos - i sin)
+    dft_h = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], 1)
+    dft_h = dft_h.reshape(2 * h, 2 * h) / math.sqrt(h)
+    return tuple(m.float().to(device) for m in (rdft_w, dft_h, irdft_w))
 
 
 class FreqScale(nn.Module):
@@ -21,9 +51,15 @@ class FreqScale(nn.Module):
     meant to be used residually, ``X + FreqScale(X)``; with the basis at its
     initial std of 1e-5 it starts almost at zero.
 
-    The FFT and the filter are computed in fp32 even under autocast (half
-    precision FFTs lose the small high-frequency terms this layer is for);
-    the output has X's dtype.
+    The transforms and the filter are computed in fp32 even under autocast
+    (half precision loses the small high-frequency terms this layer is
+    for); the output has X's dtype.
+
+    On CPU, maps up to ``cpu_dft_max_size`` on a side (a ViT's token grid)
+    are transformed with DFT matrices instead of FFTs: with channels last
+    that is five matmuls over contiguous channels and no transposes, where
+    torch's FFTs need several layout copies and the layer is memory-bound.
+    Larger maps, and all maps on GPU, use torch.fft.
 
     Args:
         channels (int): C.
@@ -35,8 +71,11 @@ class FreqScale(nn.Module):
         init_std (float): Std of the basis at initialisation. Defaults to 1e-5.
 
     Shape:
-        (B, C, H, W) -> (B, C, H, W), any H, W.
+        (B, C, H, W) -> (B, C, H, W), any H, W; or (B, H, W, C) -> (B, H, W, C)
+        with :meth:`forward_channels_last`.
     """
+
+    cpu_dft_max_size = 128
 
     def __init__(self, channels: int, groups: int = 16, num_filters: int = 4,
                  basis_size: int = 14, router_ratio: float = 0.0625,
@@ -53,44 +92,86 @@ class FreqScale(nn.Module):
         self.basis = nn.Parameter(torch.empty(num_filters, channels // groups,
                                               basis_size, basis_size // 2 + 1))
         nn.init.normal_(self.basis, std=init_std)
-        self._resized = None  # (key, basis resized to a spectrum size), for inference
+        self._mixable = None  # (key, mixable basis), kept for inference
 
-    def resized_basis(self, spectrum_size: tuple) -> torch.Tensor:
-        """The basis in fp32, resized bicubically to ``spectrum_size`` (H, W // 2 + 1).
+    def mixable_basis(self, spectrum_size: Tuple[int, int], channels_last: bool) -> torch.Tensor:
+        """The basis in fp32, resized bicubically to ``spectrum_size`` (H, W // 2 + 1),
+        flattened to (num_filters, C / groups * H * (W // 2 + 1)) with the
+        channels first or (``channels_last``) last.
 
-        Without autograd the resized basis is kept until the size or the basis
-        changes (an optimizer step or a load bumps the parameter's version).
+        Without autograd it is kept until the size or the basis changes (an
+        optimizer step or a load bumps the parameter's version).
         """
-        basis = self.basis.float()
-        if basis.shape[-2:] == spectrum_size:
-            return basis
+        key = (spectrum_size, channels_last, self.basis._version, self.basis.device)
         if torch.is_grad_enabled() and self.basis.requires_grad:
-            return F.interpolate(basis, size=spectrum_size, mode='bicubic', align_corners=True)
-        key = (spectrum_size, self.basis._version, self.basis.device)
-        if self._resized is None or self._resized[0] != key:
-            self._resized = (key, F.interpolate(basis, size=spectrum_size, mode='bicubic',
-                                                align_corners=True))
-        return self._resized[1]
+            key = None
+        elif self._mixable is not None and self._mixable[0] == key:
+            return self._mixable[1]
+        basis = self.basis.float()
+        if basis.shape[-2:] != spectrum_size:
+            basis = F.interpolate(basis, size=spectrum_size, mode='bicubic', align_corners=True)
+        mixable = (basis.permute(0, 2, 3, 1) if channels_last else basis).flatten(1)
+        if key is not None:
+            self._mixable = (key, mixable)
+        return mixable
 
-    def filters(self, x: torch.Tensor, spectrum_size: tuple) -> torch.Tensor:
-        """Per-image filters (B, C, H, W // 2 + 1) for fp32 input x (B, C, H, W)."""
-        b, c = x.shape[:2]
-        alpha = torch.tanh(self.router(x.mean(dim=(2, 3))))  # (B, groups * num_filters)
-        basis = self.resized_basis(spectrum_size).flatten(1)  # (num_filters, C / groups * HW')
-        # filter of group g = sum_n alpha[g, n] basis[n]: one matmul, laid out as (B, C, H, W')
+    def filters(self, channel_means: torch.Tensor, spectrum_size: Tuple[int, int],
+                channels_last: bool) -> torch.Tensor:
+        """Per-image filters for fp32 channel means (B, C): (B, C, H, W // 2 + 1),
+        or with ``channels_last`` (B, H, W // 2 + 1, groups, C / groups)."""
+        b, c = channel_means.shape
+        alpha = torch.tanh(self.router(channel_means))  # (B, groups * num_filters)
+        basis = self.mixable_basis(spectrum_size, channels_last)
+        # filter of group g = sum_n alpha[g, n] basis[n]: one matmul
         mixed = alpha.view(b * self.groups, self.num_filters) @ basis
-        return mixed.view(b, c, *spectrum_size)
+        if not channels_last:
+            return mixed.view(b, c, *spectrum_size)
+        return mixed.view(b, self.groups, *spectrum_size, -1).permute(0, 2, 3, 1, 4)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
+    def forward(self, x: torch.Tensor, residual: bool = False) -> torch.Tensor:
+        """FreqScale(x), or ``x + FreqScale(x)`` with ``residual``, for a
+        (B, C, H, W) map."""
+        return self.forward_channels_last(x.permute(0, 2, 3, 1), residual).permute(0, 3, 1, 2)
+
+    def forward_channels_last(self, x: torch.Tensor, residual: bool = False) -> torch.Tensor:
+        """The same for a (B, H, W, C) map, e.g. tokens viewed as a grid."""
+        h, w = x.shape[1:3]
         with torch.autocast(device_type=x.device.type, enabled=False):
             x32 = x.float()
-            spectrum = torch.fft.rfft2(x32, norm='ortho')
-            filters = self.filters(x32, tuple(spectrum.shape[-2:]))
-            # a real filter scales real and imaginary parts alike
-            spectrum = torch.view_as_complex(torch.view_as_real(spectrum) * filters[..., None])
-            out = torch.fft.irfft2(spectrum, s=(h, w), norm='ortho')
+            means = x32.mean(dim=(1, 2))
+            if x.is_cuda or max(h, w) > self.cpu_dft_max_size:
+                out = self._filter_fft(x32, self.filters(means, (h, w // 2 + 1), False))
+                out = x32 + out if residual else out
+            else:
+                out = self._filter_dft(x32, self.filters(means, (h, w // 2 + 1), True),
+                                       residual)
         return out.to(x.dtype)
+
+    @staticmethod
+    def _filter_fft(x: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:
+        """irfft2(filters * rfft2(x)) for a (B, H, W, C) map and (B, C, H, W') filters."""
+        h, w = x.shape[1:3]
+        spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2), norm='ortho')
+        # a real filter scales real and imaginary parts alike
+        spectrum = torch.view_as_complex(torch.view_as_real(spectrum) * filters[..., None])
+        return torch.fft.irfft2(spectrum, s=(h, w), norm='ortho').permute(0, 2, 3, 1)
+
+    @staticmethod
+    def _filter_dft(x: torch.Tensor, filters: torch.Tensor, residual: bool) -> torch.Tensor:
+        """The same with DFT matrices, for (B, H, W', groups, C / groups)
+        filters; plus x with ``residual``. Each step keeps the channels last."""
+        b, h, w, c = x.shape
+        rdft_w, dft_h, irdft_w = dft_matrices(h, w, x.device)
+        rows = x.reshape(b * h, w, c)
+        spectrum = torch.matmul(rdft_w, rows)  # (B H, 2 W', C): real and imaginary halves
+        spectrum = torch.matmul(dft_h, spectrum.view(b, 2 * h, -1))  # along H
+        spectrum.view(b, h, 2, *filters.shape[2:]).mul_(filters[:, :, None])
+        spectrum = torch.matmul(dft_h.t(), spectrum).view(b * h, -1, c)
+        if residual:
+            out = torch.baddbmm(rows, irdft_w.expand(b * h, -1, -1), spectrum)
+        else:
+            out = torch.matmul(irdft_w, spectrum)
+        return out.view(b, h, w, c)
 
 
 def add_freq_scale(tokens: torch.Tensor, freq_scale: Optional[FreqScale],
@@ -100,6 +181,5 @@ def add_freq_scale(tokens: torch.Tensor, freq_scale: Optional[FreqScale],
     unchanged when ``freq_scale`` is None."""
     if freq_scale is None:
         return tokens
-    b, _, c = tokens.shape
-    grid = tokens.transpose(1, 2).reshape(b, c, *hw_shape)
-    return tokens + freq_scale(grid).flatten(2).transpose(1, 2)
+    grid = tokens.view(tokens.shape[0], *hw_shape, tokens.shape[2])
+    return freq_scale.forward_channels_last(grid, residual=True).flatten(1, 2)

@@ -68,6 +68,6 @@ class FDAMNeck(BaseModule):
         for i, (x, resample) in enumerate(zip(inputs, self.resamplers)):
             y = resample(x)
             if self.freq_scales is not None:
-                y = y + self.freq_scales[i](y)
+                y = self.freq_scales[i](y, residual=True)
             outs.append(y)
         return tuple(outs)
