@@ -14,11 +14,12 @@ learned relative position bias:
 
 The official code builds the ring from four rolled full-size copies of K and
 V and the pooled neighbourhoods with ``nn.Unfold``. Here each window gathers
-exactly the keys it attends, by index, and ``scaled_dot_product_attention``
-takes the biases and masks as one additive tensor, computed for a chunk of
-windows at a time. The map is padded to window multiples and padded tokens
-are masked out of every group. Under autograd each chunk is recomputed in the
-backward pass instead of keeping its gathered keys.
+exactly the keys it attends, by index, from a token-major table of keys and
+values, and ``scaled_dot_product_attention`` takes the biases and masks as
+one additive tensor, computed for a chunk of windows at a time. The map is
+padded to window multiples and padded tokens are masked out of every group.
+The backward pass (:class:`GatheredWindowAttention`) recomputes each chunk's
+gather and attention matrix instead of keeping them.
 """
 import math
 from typing import Tuple
@@ -26,7 +27,6 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 
 from .att_inv import AttInv
 
@@ -80,7 +80,7 @@ class FocalAttention(nn.Module):
         attn_drop (float): Attention-weight dropout. Defaults to 0.
         proj_drop (float): Output dropout. Defaults to 0.
         max_bias_elements (int): Windows are processed in chunks whose bias
-            tensor holds at most this many elements. Defaults to 2**24.
+            tensor holds at most this many elements. Defaults to 2**22.
         att_inv (bool): Add FDAM's AttInv to the output (the high-pass part is
             each query token's own value minus its attention output).
 
@@ -93,7 +93,7 @@ class FocalAttention(nn.Module):
     def __init__(self, embed_dims: int, num_heads: int, window_size: int = 7,
                  expand_size: int = 3, focal_window: int = 7, focal_level: int = 2,
                  qkv_bias: bool = True, attn_drop: float = 0.0, proj_drop: float = 0.0,
-                 max_bias_elements: int = 2**24, att_inv: bool = False) -> None:
+                 max_bias_elements: int = 2**22, att_inv: bool = False) -> None:
         super().__init__()
         if focal_level not in (1, 2):
             raise ValueError(f'FocalAttention: focal_level={focal_level}; 1 (window and ring) '
@@ -204,29 +204,18 @@ class FocalAttention(nn.Module):
         windows = x.view(b, hp // ws, ws, wp // ws, ws, c).permute(0, 1, 3, 5, 2, 4)
         return self.pool_layers[0](windows.reshape(b, hp // ws, wp // ws, c, ws * ws))[..., 0]
 
-    def _attend(self, q: torch.Tensor, source: torch.Tensor, index: torch.Tensor,
-                bias: torch.Tensor, masked: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Attention of a chunk of n windows.
-
-        Args:
-            q: (B, heads, n, ws*ws, d) queries.
-            source: (2, B, heads, tokens, d) keys and values of the map (and pooled map).
-            index: (n, keys) where each window's keys are in ``source``.
-            bias: (heads, 1, ws*ws, keys) position bias; masked: (n, keys) 0 / -inf.
-
-        Returns:
-            (B, heads, n, ws*ws, d) outputs and the values of the queries' own
-            tokens (the first ws*ws keys), for AttInv.
-        """
-        b, heads, n, area, d = q.shape
-        k, v = source[:, :, :, index]  # each (B, heads, n, keys, d)
-        keys = index.shape[1]
-        mask = (bias + masked[None, :, None, :]).view(1, heads * n, area, keys)
-        attended = F.scaled_dot_product_attention(
-            q.reshape(b, heads * n, area, d), k.view(b, heads * n, keys, d),
-            v.view(b, heads * n, keys, d), attn_mask=mask,
-            dropout_p=self.attn_drop if self.training else 0.0, scale=self.scale)
-        return attended.view(b, heads, n, area, d), v[..., :area, :]
+    def _attend_with_dropout(self, q: torch.Tensor, table: torch.Tensor, index: torch.Tensor,
+                             bias: torch.Tensor, masked: torch.Tensor, chunk: int
+                             ) -> torch.Tensor:
+        """:class:`GatheredWindowAttention` with dropout on the attention weights,
+        through autograd: the dropout mask lives only inside the attention call."""
+        out = []
+        for _, q_part, rows, mask in window_chunks(q, index, masked, chunk):
+            k, v = gather_keys_values(table, rows, q.shape[2])
+            out.append(F.scaled_dot_product_attention(
+                q_part, k, v, attn_mask=bias + mask, dropout_p=self.attn_drop,
+                scale=self.scale).view(q.shape[0], -1, *q.shape[2:]))
+        return torch.cat(out, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
@@ -236,42 +225,117 @@ class FocalAttention(nn.Module):
         if (hp, wp) != (h, w):
             x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
         q, kv = self.qkv(x).split([c, 2 * c], dim=-1)
-        # Heads outermost: heads x windows then fold into SDPA's head dimension
-        # without copies, and the mask is shared by all images of the batch.
-        q = q.view(b, nh, ws, nw, ws, heads, -1).permute(0, 5, 1, 3, 2, 4, 6).reshape(
-            b, heads, nh * nw, area, -1)
-        # all keys and values as (2, B, heads, tokens [+ pooled], d), built in one copy
-        sources = [kv.reshape(b, hp * wp, 2, heads, -1)]
+
+        def windows(t: torch.Tensor) -> torch.Tensor:  # (B, Hp, Wp, C') -> (B, n, heads, ws*ws, d)
+            t = t.reshape(b, nh, ws, nw, ws, heads, -1).permute(0, 1, 3, 5, 2, 4, 6)
+            return t.reshape(b, nh * nw, heads, area, -1)
+
+        q = windows(q)
+        # every key and value a row of one table: (B * (tokens [+ pooled]), 2C)
+        r = self.focal_window // 2
+        pooled_tokens = (nh + 2 * r) * (nw + 2 * r) if self.pooled else 0
+        table = kv.new_empty(b, hp * wp + pooled_tokens, 2 * c)
+        table[:, :hp * wp] = kv.reshape(b, hp * wp, 2 * c)
         if self.pooled:
             # only K and V of the pooled tokens are needed: the kv rows of qkv
             pooled = F.linear(self.pool_windows(x), self.qkv.weight[c:],
                               None if self.qkv.bias is None else self.qkv.bias[c:])
-            r = self.focal_window // 2
-            pooled = F.pad(pooled, (0, 0, r, r, r, r))
-            sources.append(pooled.reshape(b, -1, 2, heads, c // heads))
-        source = torch.cat([t.permute(2, 0, 3, 1, 4) for t in sources], dim=3)
+            table[:, hp * wp:] = F.pad(pooled, (0, 0, r, r, r, r)).reshape(b, -1, 2 * c)
         index, masked = self._layout((h, w), (hp, wp), q.dtype)
-        bias = self.position_bias(self.uses_ring((h, w))).to(q.dtype)[:, None]
+        index = index + torch.arange(b, device=index.device)[:, None, None] * table.shape[1]
+        table = table.view(-1, 2 * c)
+        bias = self.position_bias(self.uses_ring((h, w))).to(q.dtype)
         if self.att_inv is not None:
-            x_windows = x.view(b, nh, ws, nw, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
+            x_windows = x.reshape(b, nh, ws, nw, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
                 b, nh * nw, area, c)
 
-        # Under autograd each chunk is recomputed in the backward pass rather than
-        # keeping its gathered keys and mask (together ~5x the size of K and V).
-        recompute = torch.is_grad_enabled() and (q.requires_grad or source.requires_grad)
-        chunk = max(1, self.max_bias_elements // (heads * area * index.shape[1]))
-        out = []
-        for start in range(0, nh * nw, chunk):
-            part = slice(start, start + chunk)
-            args = (q[:, :, part], source, index[part], bias, masked[part])
-            if recompute:
-                attended, own_values = cp.checkpoint(self._attend, *args, use_reentrant=False)
-            else:
-                attended, own_values = self._attend(*args)
-            if self.att_inv is not None:
-                attended = self.att_inv(x_windows[:, part], attended.transpose(1, 2),
-                                        own_values.transpose(1, 2)).transpose(1, 2)
-            out.append(attended)
-        out = torch.cat(out, 2).view(b, heads, nh, nw, ws, ws, -1)
-        out = out.permute(0, 2, 4, 3, 5, 1, 6).reshape(b, hp, wp, c)[:, :h, :w]
+        chunk = max(1, self.max_bias_elements // (b * heads * area * index.shape[-1]))
+        if self.training and self.attn_drop > 0:
+            out = self._attend_with_dropout(q, table, index, bias, masked, chunk)
+        else:
+            out = GatheredWindowAttention.apply(q, table, index, bias, masked, self.scale, chunk)
+        if self.att_inv is not None:
+            out = self.att_inv(x_windows, out, windows(kv[..., c:]))
+        out = out.view(b, nh, nw, heads, ws, ws, -1)
+        out = out.permute(0, 1, 4, 2, 5, 3, 6).reshape(b, hp, wp, c)[:, :h, :w]
         return self.proj_drop(self.proj(out))
+
+
+def gather_keys_values(table: torch.Tensor, rows: torch.Tensor, heads: int
+                       ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Keys and values (N, heads, keys, d) of rows (N, keys) of a (tokens, 2C) table."""
+    gathered = torch.index_select(table, 0, rows.flatten()).view(*rows.shape, 2, heads, -1)
+    return gathered[:, :, 0].transpose(1, 2), gathered[:, :, 1].transpose(1, 2)
+
+
+def window_chunks(q: torch.Tensor, index: torch.Tensor, masked: torch.Tensor, chunk: int):
+    """Yield (part, queries (B n, heads, L, d), rows (B n, keys), mask (B n, 1, 1, keys))
+    for each chunk of n windows of q (B, windows, heads, L, d), index (B, windows,
+    keys) and masked (windows, keys)."""
+    b, windows = q.shape[:2]
+    for start in range(0, windows, chunk):
+        part = slice(start, start + chunk)
+        n = min(chunk, windows - start)
+        yield (part, q[:, part].reshape(b * n, *q.shape[2:]), index[:, part].reshape(b * n, -1),
+               masked[part].expand(b, -1, -1).reshape(b * n, 1, 1, -1))
+
+
+class GatheredWindowAttention(torch.autograd.Function):
+    """``softmax(q k^T * scale + bias + mask) v`` for windows whose keys and
+    values are rows of a token-major table, gathered by index, ``chunk``
+    windows at a time.
+
+    The forward pass is one fused ``scaled_dot_product_attention`` per chunk.
+    The backward pass recomputes each chunk's gather and attention matrix
+    instead of saving them (together about 5x the size of K and V), returns
+    the bias gradient (which the fused CPU kernel does not compute, so
+    autograd would use the materialised path for the forward too), and adds
+    the key and value gradients into the table's rows with ``index_add_``,
+    a row add per key, several times faster on CPU than autograd's scatter
+    for advanced indexing.
+
+    Inputs: q (B, windows, heads, L, d); table (tokens, 2 * heads * d);
+    index (B, windows, keys) rows of the table; bias (heads, L, keys);
+    masked (windows, keys) 0 / -inf, no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, q: torch.Tensor, table: torch.Tensor, index: torch.Tensor,
+                bias: torch.Tensor, masked: torch.Tensor, scale: float, chunk: int
+                ) -> torch.Tensor:
+        out = torch.empty_like(q)
+        for part, q_part, rows, mask in window_chunks(q, index, masked, chunk):
+            k, v = gather_keys_values(table, rows, q.shape[2])
+            out[:, part] = F.scaled_dot_product_attention(
+                q_part, k, v, attn_mask=bias + mask, scale=scale).view_as(out[:, part])
+        ctx.save_for_backward(q, table, index, bias, masked)
+        ctx.scale, ctx.chunk = scale, chunk
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        q, table, index, bias, masked = ctx.saved_tensors
+        grad_q, grad_table = torch.empty_like(q), torch.zeros_like(table)
+        grad_bias = torch.zeros_like(bias)
+        for part, q_part, rows, mask in window_chunks(q, index, masked, ctx.chunk):
+            grad_part = grad_out[:, part].reshape(q_part.shape)
+            # contiguous once here rather than inside each matmul below
+            k, v = (t.contiguous() for t in gather_keys_values(table, rows, q.shape[2]))
+            # softmax in place: one attention-sized buffer, not two
+            attn = torch.matmul(q_part, k.transpose(-1, -2)).mul_(ctx.scale).add_(bias)
+            attn.add_(mask).sub_(attn.logsumexp(dim=-1, keepdim=True)).exp_()
+            grad_v = torch.matmul(attn.transpose(-1, -2), grad_part)
+            # d scores = attn * (d attn - sum(attn * d attn)); the sum is
+            # sum(grad_out * out), computed on the small output instead
+            delta = (grad_part * torch.matmul(attn, v)).sum(dim=-1, keepdim=True)
+            grad_scores = torch.matmul(grad_part, v.transpose(-1, -2)).sub_(delta).mul_(attn)
+            del attn
+            grad_q[:, part] = torch.matmul(grad_scores, k).mul_(ctx.scale).view_as(grad_q[:, part])
+            grad_k = torch.matmul(grad_scores.transpose(-1, -2), q_part).mul_(ctx.scale)
+            grad_bias += grad_scores.sum(dim=0)
+            del grad_scores
+            grad_rows = table.new_empty(*rows.shape, 2, *grad_k.shape[1:2], grad_k.shape[-1])
+            grad_rows[:, :, 0] = grad_k.transpose(1, 2)  # (N, keys, heads, d)
+            grad_rows[:, :, 1] = grad_v.transpose(1, 2)
+            grad_table.index_add_(0, rows.flatten(), grad_rows.view(rows.numel(), -1))
+        return grad_q, grad_table, None, grad_bias, None, None, None
