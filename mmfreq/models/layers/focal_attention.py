@@ -80,7 +80,7 @@ class FocalAttention(nn.Module):
         attn_drop (float): Attention-weight dropout. Defaults to 0.
         proj_drop (float): Output dropout. Defaults to 0.
         max_bias_elements (int): Windows are processed in chunks whose bias
-            tensor holds at most this many elements. Defaults to 2**22.
+            tensor holds at most this many elements. Defaults to 2**21.
         att_inv (bool): Add FDAM's AttInv to the output (the high-pass part is
             each query token's own value minus its attention output).
 
@@ -93,7 +93,7 @@ class FocalAttention(nn.Module):
     def __init__(self, embed_dims: int, num_heads: int, window_size: int = 7,
                  expand_size: int = 3, focal_window: int = 7, focal_level: int = 2,
                  qkv_bias: bool = True, attn_drop: float = 0.0, proj_drop: float = 0.0,
-                 max_bias_elements: int = 2**22, att_inv: bool = False) -> None:
+                 max_bias_elements: int = 2**21, att_inv: bool = False) -> None:
         super().__init__()
         if focal_level not in (1, 2):
             raise ValueError(f'FocalAttention: focal_level={focal_level}; 1 (window and ring) '
