@@ -334,8 +334,9 @@ class GatheredWindowAttention(torch.autograd.Function):
             grad_k = torch.matmul(grad_scores.transpose(-1, -2), q_part).mul_(ctx.scale)
             grad_bias += grad_scores.sum(dim=0)
             del grad_scores
-            grad_rows = table.new_empty(*rows.shape, 2, *grad_k.shape[1:2], grad_k.shape[-1])
-            grad_rows[:, :, 0] = grad_k.transpose(1, 2)  # (N, keys, heads, d)
+            n, heads, keys, d = grad_k.shape
+            grad_rows = table.new_empty(n, keys, 2, heads, d)  # a table row per key
+            grad_rows[:, :, 0] = grad_k.transpose(1, 2)
             grad_rows[:, :, 1] = grad_v.transpose(1, 2)
             grad_table.index_add_(0, rows.flatten(), grad_rows.view(rows.numel(), -1))
         return grad_q, grad_table, None, grad_bias, None, None, None
