@@ -59,7 +59,7 @@ class FreqScale(nn.Module):
     are transformed with DFT matrices instead of FFTs: with channels last
     that is five matmuls over contiguous channels and no transposes, where
     torch's FFTs need several layout copies and the layer is memory-bound.
-    Larger maps, and all maps on GPU, use torch.fft.
+    Larger maps, and all maps on other devices (GPUs), use torch.fft.
 
     Args:
         channels (int): C.
@@ -136,25 +136,25 @@ class FreqScale(nn.Module):
     def forward_channels_last(self, x: torch.Tensor, residual: bool = False) -> torch.Tensor:
         """The same for a (B, H, W, C) map, e.g. tokens viewed as a grid."""
         h, w = x.shape[1:3]
+        use_fft = x.device.type != 'cpu' or max(h, w) > self.cpu_dft_max_size
         with torch.autocast(device_type=x.device.type, enabled=False):
             x32 = x.float()
-            means = x32.mean(dim=(1, 2))
-            if x.is_cuda or max(h, w) > self.cpu_dft_max_size:
-                out = self._filter_fft(x32, self.filters(means, (h, w // 2 + 1), False))
-                out = x32 + out if residual else out
-            else:
-                out = self._filter_dft(x32, self.filters(means, (h, w // 2 + 1), True),
-                                       residual)
+            filters = self.filters(x32.mean(dim=(1, 2)), (h, w // 2 + 1),
+                                   channels_last=not use_fft)
+            apply_filters = self._filter_fft if use_fft else self._filter_dft
+            out = apply_filters(x32, filters, residual)
         return out.to(x.dtype)
 
     @staticmethod
-    def _filter_fft(x: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:
-        """irfft2(filters * rfft2(x)) for a (B, H, W, C) map and (B, C, H, W') filters."""
+    def _filter_fft(x: torch.Tensor, filters: torch.Tensor, residual: bool) -> torch.Tensor:
+        """irfft2(filters * rfft2(x)) for a (B, H, W, C) map and (B, C, H, W')
+        filters; plus x with ``residual``."""
         h, w = x.shape[1:3]
         spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2), norm='ortho')
         # a real filter scales real and imaginary parts alike
         spectrum = torch.view_as_complex(torch.view_as_real(spectrum) * filters[..., None])
-        return torch.fft.irfft2(spectrum, s=(h, w), norm='ortho').permute(0, 2, 3, 1)
+        out = torch.fft.irfft2(spectrum, s=(h, w), norm='ortho').permute(0, 2, 3, 1)
+        return x + out if residual else out
 
     @staticmethod
     def _filter_dft(x: torch.Tensor, filters: torch.Tensor, residual: bool) -> torch.Tensor:
