@@ -241,6 +241,18 @@ def test_fdam_at_initial_gammas_stays_close_to_plain_vit():
             assert (a - b).abs().max() < 1e-3 * b.abs().max()
 
 
+def test_blocks_get_contiguous_token_major_tokens():
+    # A transposed (channels-first) stream survives the residual adds and
+    # makes every LayerNorm copy it: 12% of a ViT-B forward at 512x512 on CPU.
+    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()
+    seen = []
+    for layer in model.layers:
+        layer.register_forward_pre_hook(lambda m, args: seen.append(args[0].is_contiguous()))
+    with torch.no_grad():
+        model(torch.randn(1, 3, 48, 80))
+    assert seen == [True] * len(model.layers)
+
+
 @pytest.mark.parametrize('size', [(64, 64), (100, 75), (17, 33), (8, 8), (224, 160)])
 def test_backbone_and_neck_give_strides_4_8_16_32(size):
     model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()

@@ -181,7 +181,9 @@ class FDAMViT(BaseModule):
         x = F.pad(x, (0, -w % p, 0, -h % p))
         x = self.patch_embed.proj(x)
         grid = tuple(x.shape[-2:])
-        x = x.flatten(2).transpose(1, 2) + self.resized_pos_embed(grid)
+        # token-major and contiguous: the residual adds keep their input's layout,
+        # so a transposed stream would make every LayerNorm copy it
+        x = x.flatten(2).transpose(1, 2).contiguous() + self.resized_pos_embed(grid)
         outs = []
         for i, layer in enumerate(self.layers):
             x = layer(x, grid)
