@@ -58,29 +58,27 @@ class AttInv(nn.Module):
         self.highpass_gamma = nn.Parameter(torch.full((embed_dims,), gamma_init)) \
             if highpass else None
 
-    def _per_head(self, gate: torch.Tensor) -> torch.Tensor:
-        """(..., N, heads) -> (..., heads, N, 1)."""
-        return gate.movedim(-1, -2).unsqueeze(-1)
-
-    def _per_channel(self, gamma: torch.Tensor) -> torch.Tensor:
-        """(C,) -> (heads, 1, C / heads), channel c = head * C / heads + j."""
-        return gamma.view(self.num_heads, 1, -1)
-
     def _gate_logits(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """``gate(StarReLU(x))`` for each gate present (low-pass first), each
-        (..., N, heads), with one matmul.
+        (..., heads, N, 1), with one matmul.
 
         StarReLU's scalar scale s and bias t commute with a Linear,
         ``W (s r + t) + c = s (W r) + (t W 1 + c)`` with ``r = relu(x)^2``,
         so only ``r`` is computed per channel: two passes over x, not four.
+        The logits come out heads-major, so each gate is contiguous.
         """
         gates = [g for g in (self.lowpass_gate, self.highpass_gate) if g is not None]
         weight = torch.cat([g.weight for g in gates])
         bias = torch.cat([g.bias for g in gates])
         act = self.gate_act
-        logits = F.linear(F.relu(x).square(), weight)
-        logits = torch.addcmul(act.bias * weight.sum(dim=1) + bias, logits, act.scale)
-        return logits.split(self.num_heads, dim=-1)
+        # (..., gates * heads, N)
+        logits = torch.matmul(weight, x.clamp(min=0).square_().transpose(-1, -2))
+        logits = torch.addcmul((act.bias * weight.sum(dim=1) + bias)[:, None], logits, act.scale)
+        return logits.unsqueeze(-1).split(self.num_heads, dim=-3)
+
+    def _per_channel(self, gamma: torch.Tensor) -> torch.Tensor:
+        """(C,) -> (heads, 1, C / heads), channel c = head * C / heads + j."""
+        return gamma.view(self.num_heads, 1, -1)
 
     def forward(self, x: torch.Tensor, attn_out: torch.Tensor,
                 value: torch.Tensor) -> torch.Tensor:
@@ -89,12 +87,12 @@ class AttInv(nn.Module):
         # (..., heads, N, d) instead of seven
         neg_highpass = None
         if self.highpass_gate is not None:
-            s2 = F.softplus(logits[-1]) ** 2
-            b = 2 * s2 / (s2 + _HIGHPASS_HALF_POINT)
-            neg_highpass = self._per_head(-b) * self._per_channel(self.highpass_gamma)
+            s2 = F.softplus(logits[-1]).square_()
+            neg_highpass = (-2 * s2 / (s2 + _HIGHPASS_HALF_POINT)) * \
+                self._per_channel(self.highpass_gamma)
         coeff = neg_highpass
         if self.lowpass_gate is not None:
-            a = self._per_head(torch.tanh(logits[0]))
+            a = torch.tanh(logits[0])
             gamma = self._per_channel(self.lowpass_gamma)
             coeff = a * gamma if coeff is None else torch.addcmul(coeff, a, gamma)
         out = torch.addcmul(attn_out, attn_out, coeff)
