@@ -71,8 +71,8 @@ class AttInv(nn.Module):
         weight = torch.cat([g.weight for g in gates])
         bias = torch.cat([g.bias for g in gates])
         act = self.gate_act
-        # (..., gates * heads, N)
-        logits = torch.matmul(weight, x.clamp(min=0).square_().transpose(-1, -2))
+        logits = F.linear(x.clamp(min=0).square_(), weight)
+        logits = logits.transpose(-1, -2).contiguous()  # (..., gates * heads, N)
         logits = torch.addcmul((act.bias * weight.sum(dim=1) + bias)[:, None], logits, act.scale)
         return logits.unsqueeze(-1).split(self.num_heads, dim=-3)
 
