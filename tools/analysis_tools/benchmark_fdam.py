@@ -11,6 +11,7 @@ then AttInv), with ratios against the plain ViT. One JSON line goes to --out.
 """
 import argparse
 import functools
+import os
 import platform
 import time
 
@@ -52,7 +53,10 @@ def main() -> None:
     }
     record = dict(arch=args.arch, device=platform.processor() or platform.machine(),
                   threads=args.threads, torch=torch.__version__,
-                  time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+                  time=time.strftime('%Y-%m-%dT%H:%M:%S'),
+                  # glibc malloc settings change how often freed activations are
+                  # page-faulted back in, a visible share of a CPU forward
+                  glibc_tunables=os.environ.get('GLIBC_TUNABLES'))
     for size in args.sizes:
         with torch.no_grad():
             x = torch.randn(1, 3, size, size)
