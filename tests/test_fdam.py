@@ -243,7 +243,7 @@ def test_fdam_at_initial_gammas_stays_close_to_plain_vit():
 
 def test_blocks_get_contiguous_token_major_tokens():
     # A transposed (channels-first) stream survives the residual adds and
-    # makes every LayerNorm copy it: 12% of a ViT-B forward at 512x512 on CPU.
+    # makes every LayerNorm copy it: ~15% of a ViT-B forward at 512x512 on CPU.
     model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()
     seen = []
     for layer in model.layers:
