@@ -308,13 +308,13 @@ class GatheredWindowAttention(torch.autograd.Function):
             k, v = gather_keys_values(table, rows, q.shape[2])
             out[:, part] = F.scaled_dot_product_attention(
                 q_part, k, v, attn_mask=bias + mask, scale=scale).view_as(out[:, part])
-        ctx.save_for_backward(q, table, index, bias, masked)
+        ctx.save_for_backward(q, table, index, bias, masked, out)
         ctx.scale, ctx.chunk = scale, chunk
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        q, table, index, bias, masked = ctx.saved_tensors
+        q, table, index, bias, masked, out = ctx.saved_tensors
         grad_q, grad_table = torch.empty_like(q), torch.zeros_like(table)
         grad_bias = torch.zeros_like(bias)
         for part, q_part, rows, mask in window_chunks(q, index, masked, ctx.chunk):
@@ -326,8 +326,8 @@ class GatheredWindowAttention(torch.autograd.Function):
             attn.add_(mask).sub_(attn.logsumexp(dim=-1, keepdim=True)).exp_()
             grad_v = torch.matmul(attn.transpose(-1, -2), grad_part)
             # d scores = attn * (d attn - sum(attn * d attn)); the sum is
-            # sum(grad_out * out), computed on the small output instead
-            delta = (grad_part * torch.matmul(attn, v)).sum(dim=-1, keepdim=True)
+            # sum(grad_out * out), computed on the small saved output instead
+            delta = (grad_part * out[:, part].reshape(q_part.shape)).sum(dim=-1, keepdim=True)
             grad_scores = torch.matmul(grad_part, v.transpose(-1, -2)).sub_(delta).mul_(attn)
             del attn
             grad_q[:, part] = torch.matmul(grad_scores, k).mul_(ctx.scale).view_as(grad_q[:, part])
