@@ -154,6 +154,9 @@ def test_freq_scale_equals_the_textbook_formula(size, max_dft, monkeypatch):
     out = m(x)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(m(x, residual=True), x + expected, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # inference reuses the layer's own buffers
+        torch.testing.assert_close(m(x), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(m(x, residual=True), x + expected, rtol=1e-5, atol=1e-5)
     tokens = x.detach().flatten(2).transpose(1, 2).contiguous()
     torch.testing.assert_close(add_freq_scale(tokens, m, size),
                                tokens + expected.detach().flatten(2).transpose(1, 2),

@@ -137,59 +137,58 @@ class FreqScale(nn.Module):
         """The same for a (B, H, W, C) map, e.g. tokens viewed as a grid."""
         h, w = x.shape[1:3]
         use_fft = x.device.type != 'cpu' or max(h, w) > self.cpu_dft_max_size
-        rfft2, apply_filters = ((self._rfft2_fft, self._filter_fft) if use_fft else
-                                (self._rfft2_dft, self._filter_dft))
         with torch.autocast(device_type=x.device.type, enabled=False):
             x32 = x.float()
-            spectrum, dc = rfft2(x32)
-            # the DC bin is sum(x) / sqrt(H W): the channel means without a pass over x
-            filters = self.filters(dc / math.sqrt(h * w), (h, w // 2 + 1),
-                                   channels_last=not use_fft)
-            out = apply_filters(x32, spectrum, filters, residual)
+            out = (self._apply_fft if use_fft else self._apply_dft)(x32, residual)
         return out.to(x.dtype)
 
     @staticmethod
-    def _rfft2_fft(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``rfft2`` (B, C, H, W') of a (B, H, W, C) map, and its DC bin (B, C)."""
-        spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2), norm='ortho')
-        return spectrum, spectrum[:, :, 0, 0].real
+    def _channel_means(dc: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """Channel means from the spectrum's DC bin, sum(x) / sqrt(H W): no pass over x."""
+        return dc / math.sqrt(h * w)
 
-    @staticmethod
-    def _filter_fft(x: torch.Tensor, spectrum: torch.Tensor, filters: torch.Tensor,
-                    residual: bool) -> torch.Tensor:
-        """irfft2(filters * spectrum) for x's :meth:`_rfft2_fft` spectrum and
-        (B, C, H, W') filters, as a (B, H, W, C) map; plus x with ``residual``."""
+    def _apply_fft(self, x: torch.Tensor, residual: bool) -> torch.Tensor:
+        """FreqScale (plus x with ``residual``) of a (B, H, W, C) map with torch.fft."""
         h, w = x.shape[1:3]
+        spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2), norm='ortho')  # (B, C, H, W')
+        filters = self.filters(self._channel_means(spectrum[:, :, 0, 0].real, h, w),
+                               (h, w // 2 + 1), channels_last=False)
         # a real filter scales real and imaginary parts alike
         spectrum = torch.view_as_complex(torch.view_as_real(spectrum) * filters[..., None])
         out = torch.fft.irfft2(spectrum, s=(h, w), norm='ortho').permute(0, 2, 3, 1)
         return x + out if residual else out
 
-    @staticmethod
-    def _rfft2_dft(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The same with DFT matrices: a real (B, H, 2, W', C) spectrum (rows
-        ky, then real / imaginary; channels last) and its DC bin (B, C)."""
-        b, h, w, c = x.shape
-        rdft_w, dft_h, _ = dft_matrices(h, w, x.device)
-        spectrum = torch.matmul(rdft_w, x.reshape(b * h, w, c))  # (B H, 2 W', C): real, imag
-        spectrum = torch.matmul(dft_h, spectrum.view(b, 2 * h, -1))  # along H
-        spectrum = spectrum.view(b, h, 2, -1, c)
-        return spectrum, spectrum[:, 0, 0, 0]
+    def _apply_dft(self, x: torch.Tensor, residual: bool) -> torch.Tensor:
+        """The same with DFT matrices; each step keeps the channels last.
 
-    @staticmethod
-    def _filter_dft(x: torch.Tensor, spectrum: torch.Tensor, filters: torch.Tensor,
-                    residual: bool) -> torch.Tensor:
-        """The same for x's :meth:`_rfft2_dft` spectrum (overwritten) and
-        (B, H, W', groups, C / groups) filters. Each step keeps the channels last."""
+        The W-transformed rows are (B H, 2 W', C) (real, then imaginary half
+        spectrum), the spectrum (B, H, 2, W', C) (rows ky, then real /
+        imaginary).
+        """
         b, h, w, c = x.shape
-        _, dft_h, irdft_w = dft_matrices(h, w, x.device)
+        rdft_w, dft_h, irdft_w = dft_matrices(h, w, x.device)
+        rows = torch.matmul(rdft_w, x.reshape(b * h, w, c))
+        spectrum = torch.matmul(dft_h, rows.view(b, 2 * h, -1))  # along H
+        filters = self.filters(self._channel_means(spectrum[:, 0, :c], h, w),
+                               (h, w // 2 + 1), channels_last=True)
         spectrum.view(b, h, 2, *filters.shape[2:]).mul_(filters[:, :, None])
-        spectrum = torch.matmul(dft_h.t(), spectrum.view(b, 2 * h, -1)).view(b * h, -1, c)
+        if torch.is_grad_enabled():
+            rows = torch.matmul(dft_h.t(), spectrum).view(b * h, -1, c)
+            if residual:
+                out = torch.baddbmm(x.reshape(b * h, w, c), irdft_w.expand(b * h, -1, -1), rows)
+            else:
+                out = torch.matmul(irdft_w, rows)
+            return out.view(b, h, w, c)
+        # Without autograd the inverse writes into this call's own buffers:
+        # glibc hands fresh buffers of this size back to the system when they
+        # are freed, and page-faulting them in again made the layer 2x slower.
+        torch.matmul(dft_h.t(), spectrum, out=rows.view(b, 2 * h, -1))
+        out = spectrum.view(-1)[:x.numel()].view(b, h, w, c)  # 2 W' >= W
         if residual:
-            out = torch.baddbmm(x.reshape(b * h, w, c), irdft_w.expand(b * h, -1, -1), spectrum)
+            out.copy_(x).view(b * h, w, c).baddbmm_(irdft_w.expand(b * h, -1, -1), rows)
         else:
-            out = torch.matmul(irdft_w, spectrum)
-        return out.view(b, h, w, c)
+            torch.matmul(irdft_w, rows, out=out.view(b * h, w, c))
+        return out
 
 
 def add_freq_scale(tokens: torch.Tensor, freq_scale: Optional[FreqScale],
