@@ -179,9 +179,9 @@ class FreqScale(nn.Module):
             else:
                 out = torch.matmul(irdft_w, rows)
             return out.view(b, h, w, c)
-        # Without autograd the inverse writes into this call's own buffers:
-        # glibc hands fresh buffers of this size back to the system when they
-        # are freed, and page-faulting them in again made the layer 2x slower.
+        # Without autograd the inverse writes into this call's own buffers, two
+        # fresh ones fewer: glibc's malloc returns freed buffers of this size to
+        # the system, and each fresh one is page-faulted in again.
         torch.matmul(dft_h.t(), spectrum, out=rows.view(b, 2 * h, -1))
         out = spectrum.view(-1)[:x.numel()].view(b, h, w, c)  # 2 W' >= W
         if residual:
