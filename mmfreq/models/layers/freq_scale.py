@@ -172,23 +172,20 @@ class FreqScale(nn.Module):
         filters = self.filters(self._channel_means(spectrum[:, 0, :c], h, w),
                                (h, w // 2 + 1), channels_last=True)
         spectrum.view(b, h, 2, *filters.shape[2:]).mul_(filters[:, :, None])
-        if torch.is_grad_enabled():
-            rows = torch.matmul(dft_h.t(), spectrum).view(b * h, -1, c)
-            if residual:
-                out = torch.baddbmm(x.reshape(b * h, w, c), irdft_w.expand(b * h, -1, -1), rows)
-            else:
-                out = torch.matmul(irdft_w, rows)
-            return out.view(b, h, w, c)
         # Without autograd the inverse writes into this call's own buffers, two
         # fresh ones fewer: glibc's malloc returns freed buffers of this size to
         # the system, and each fresh one is page-faulted in again.
-        torch.matmul(dft_h.t(), spectrum, out=rows.view(b, 2 * h, -1))
-        out = spectrum.view(-1)[:x.numel()].view(b, h, w, c)  # 2 W' >= W
+        inverse_h = out = None
+        if not torch.is_grad_enabled():
+            inverse_h = rows.view(b, 2 * h, -1)
+            out = spectrum.view(-1)[:x.numel()].view(b * h, w, c)  # 2 W' >= W
+        rows = torch.matmul(dft_h.t(), spectrum, out=inverse_h).view(b * h, -1, c)
         if residual:
-            out.copy_(x).view(b * h, w, c).baddbmm_(irdft_w.expand(b * h, -1, -1), rows)
+            out = torch.baddbmm(x.reshape(b * h, w, c), irdft_w.expand(b * h, -1, -1), rows,
+                                out=out)
         else:
-            torch.matmul(irdft_w, rows, out=out.view(b * h, w, c))
-        return out
+            out = torch.matmul(irdft_w, rows, out=out)
+        return out.view(b, h, w, c)
 
 
 def add_freq_scale(tokens: torch.Tensor, freq_scale: Optional[FreqScale],
