@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmfreq.analysis.reference import textbook_aa_conv as reference_aa_conv
+from mmfreq.testing.reference import textbook_aa_conv as reference_aa_conv
 from mmfreq.models.layers import AAConv2d
 
 

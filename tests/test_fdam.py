@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmfreq.analysis.reference import textbook_freq_scale
+from mmfreq.testing.reference import textbook_freq_scale
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmfreq.analysis.reference import rolled_focal_attention as reference_focal_attention
+from mmfreq.testing.reference import rolled_focal_attention as reference_focal_attention
 from mmfreq.models.layers import FocalAttention
 
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 
 from mmfreq.analysis import append_result, compare_models, print_comparison
-from mmfreq.analysis.reference import TextbookAAConv2d
+from mmfreq.testing.reference import TextbookAAConv2d
 from mmfreq.models import AAResNet
 from mmfreq.models.layers import AAConv2d
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from mmfreq.analysis import append_result, compare_models, print_comparison
-from mmfreq.analysis.reference import MaterialisedAttInvAttention
+from mmfreq.testing.reference import MaterialisedAttInvAttention
 from mmfreq.models import FDAMViT
 
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from mmfreq.analysis import append_result, compare_models, print_comparison
-from mmfreq.analysis.reference import RolledFocalAttention
+from mmfreq.testing.reference import RolledFocalAttention
 from mmfreq.models import FocalTransformer
 from mmfreq.models.layers import FocalAttention
 
