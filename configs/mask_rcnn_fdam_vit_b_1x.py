@@ -6,6 +6,10 @@
 #   python tools/model_converters/deit2mmfreq.py deit_3_base_224_21k.pth \
 #       pretrained/deit3_base_224_21k_mmfreq.pth --img-size 512
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+# Registers mmfreq's modules and its safe checkpoint loader, also for the host
+# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
+custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

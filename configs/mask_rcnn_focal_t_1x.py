@@ -5,6 +5,10 @@
 #   python tools/model_converters/focal2mmfreq.py focal-tiny-is224.pth \
 #       pretrained/focal_tiny_mmfreq.pth --arch tiny
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
+# Registers mmfreq's modules and its safe checkpoint loader, also for the host
+# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
+custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

@@ -2,6 +2,10 @@
 # (the Swin/Focal detection optimizer; mmdet's Swin RetinaNet config uses SGD).
 # Reported in the Focal paper: 43.7 box AP.
 _base_ = 'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py'
+# Registers mmfreq's modules and its safe checkpoint loader, also for the host
+# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
+custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

@@ -2,6 +2,10 @@
 # Initialise from ImageNet weights converted with
 #   python tools/model_converters/van2mmfreq.py van_b2.pth pretrained/van_b2_mmfreq.pth
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+# Registers mmfreq's modules and its safe checkpoint loader, also for the host
+# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
+custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

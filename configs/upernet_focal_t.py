@@ -2,6 +2,10 @@
 # (AdamW lr 6e-5, wd 0.01, 1500 warm-up iterations, poly decay, 8 GPUs x 2
 # images). Reported in the Focal paper: 45.8 mIoU single-scale, 47.0 multi-scale.
 _base_ = 'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
+# Registers mmfreq's modules and its safe checkpoint loader, also for the host
+# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
+custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

@@ -14,6 +14,10 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
 ]
+# Registers mmfreq's modules and its safe checkpoint loader, also for the host
+# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
+custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
+                      allow_failed_imports=False)
 crop_size = (512, 512)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 

@@ -1,9 +1,9 @@
-"""mmfreq: attention backbones for OpenMMLab dense prediction."""
-from .utils.checkpoint import enable_safe_checkpoint_loading
-from .version import __version__
+"""mmfreq: attention backbones for OpenMMLab dense prediction.
 
-# Resuming mmengine checkpoints under torch's weights_only loader needs the
-# allowlist; importing mmfreq (as every mmfreq config does) turns it on.
-enable_safe_checkpoint_loading()
+Importing mmfreq (or ``mmfreq.models``) registers modules and changes nothing
+outside mmfreq. mmfreq's safe checkpoint loader for mmengine is opt-in:
+``import mmfreq.safe_loading`` (what mmfreq's configs and tools do).
+"""
+from .version import __version__
 
 __all__ = ['__version__']

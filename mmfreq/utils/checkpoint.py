@@ -57,10 +57,23 @@ def mmengine_checkpoint_globals() -> List[Any]:
             *dtype_classes, (_history_buffer_method, 'builtins.getattr')]
 
 
+# torch's own escape hatch from weights_only loading, honoured here too.
+TRUST_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+
+
+def trusts_all_checkpoints() -> bool:
+    """Whether the user set ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``, read as torch reads it."""
+    return os.getenv(TRUST_ENV, '0').lower() in ('1', 'y', 'yes', 'true')
+
+
 def load_from_local_safely(filename: str,
                            map_location: Optional[Union[str, torch.device, Callable]] = None
                            ) -> Any:
     """``torch.load`` a local checkpoint with ``weights_only=True``.
+
+    With ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` in the environment (torch's
+    own switch for files the user trusts) the file is loaded without the
+    check, and a warning says so.
 
     Raises:
         FileNotFoundError: ``filename`` is not a file.
@@ -70,6 +83,11 @@ def load_from_local_safely(filename: str,
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
+    if trusts_all_checkpoints():
+        MMLogger.get_current_instance().warning(
+            f'{TRUST_ENV}=1: loading {filename} with the full unpickler, which runs any '
+            'code the file carries')
+        return torch.load(filename, map_location=map_location, weights_only=False)
     with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
         try:
             return torch.load(filename, map_location=map_location, weights_only=True)
@@ -79,15 +97,18 @@ def load_from_local_safely(filename: str,
                 f'refusing to load checkpoint {filename}: it pickles objects that are '
                 f'neither tensors nor the types mmengine checkpoints hold: '
                 f'{", ".join(unsafe) or err}. Loading them could run arbitrary code. '
-                'Save only state dicts of tensors (plus numbers, strings, lists, dicts), '
-                'or, if you trust the file, re-save it without those objects.') from err
+                'Save only state dicts of tensors (plus numbers, strings, lists, dicts); '
+                f'if you trust the file, load it with {TRUST_ENV}=1 in the environment '
+                'and re-save it without those objects.') from err
 
 
 def enable_safe_checkpoint_loading() -> None:
     """Make mmengine load local checkpoints through :func:`load_from_local_safely`.
 
     This covers ``resume``, ``load_from`` and ``init_cfg=dict(type='Pretrained')``.
-    Remote schemes (http, s3, ...) keep mmengine's own loaders.
+    Remote schemes (http, s3, ...) keep mmengine's own loaders. It replaces
+    mmengine's local-file loader for the whole process, so nothing calls it
+    implicitly: mmfreq's tools and configs do (``import mmfreq.safe_loading``).
     """
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local_safely)
 
