@@ -12,6 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        'markers', 'slow: end-to-end runs (subprocess train/test/resume, dist, mim); '
+        'skip them with -m "not slow"')
+
+
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory) -> Path:
     """A tiny copy of the built-in dataset: 16 training and 4 validation scenes."""
