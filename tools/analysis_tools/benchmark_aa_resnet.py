@@ -13,19 +13,22 @@ HW x HW tensor exists) against a reference that builds the (HW, HW, d)
 offset-embedding tensor of the formula; the fast path's memory per query row
 is d + W + H, the reference's HW * d. One JSON line per run goes to --out.
 """
-import argparse
 import functools
 import math
-import platform
-import time
 
 import torch
 import torch.nn as nn
+from benchmark_harness import (
+    benchmark_parser,
+    compare_models,
+    print_comparison,
+    save_record,
+    start_record,
+)
 
-from mmfreq.analysis import append_result, compare_models, print_comparison
-from mmfreq.testing.reference import TextbookAAConv2d
 from mmfreq.models import AAResNet
 from mmfreq.models.layers import AAConv2d
+from mmfreq.testing.reference import TextbookAAConv2d
 
 
 def build_backbone(stages) -> nn.Module:
@@ -40,16 +43,10 @@ def build_layer(textbook: bool) -> nn.Module:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, 'benchmarks/results/aa_resnet.jsonl')
     parser.add_argument('--sizes', nargs='+', default=['512x512', '800x1333'])
-    parser.add_argument('--iters', type=int, default=3)
-    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
-    parser.add_argument('--out', default='benchmarks/results/aa_resnet.jsonl')
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-
-    record = dict(device=platform.processor() or platform.machine(), threads=args.threads,
-                  torch=torch.__version__, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    record = start_record(args)
     for size in args.sizes:
         h, w = (int(s) for s in size.split('x'))
         backbones = {
@@ -71,8 +68,7 @@ def main() -> None:
                          f'(max |diff| {diff:.1e}):', layer_results)
         record[size] = dict(backbone=results, stage3_layer=layer_results,
                             layer_max_abs_diff=diff)
-    append_result(args.out, record)
-    print(f'appended to {args.out}')
+    save_record(args, record)
 
 
 if __name__ == '__main__':

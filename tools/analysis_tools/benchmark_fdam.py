@@ -18,7 +18,7 @@ import time
 import torch
 import torch.nn as nn
 
-from mmfreq.analysis import append_result, compare_models, print_comparison
+from benchmark_harness import append_result, compare_models, print_comparison
 from mmfreq.testing.reference import MaterialisedAttInvAttention
 from mmfreq.models import FDAMViT
 

@@ -12,18 +12,21 @@ forward and for forward + backward, with fast/reference ratios. Target: at
 least 1.5x faster and at most 0.6x the peak memory at 800x1333 on CPU. One
 JSON line goes to --out.
 """
-import argparse
 import functools
-import platform
-import time
 
 import torch
 import torch.nn as nn
+from benchmark_harness import (
+    benchmark_parser,
+    compare_models,
+    print_comparison,
+    save_record,
+    start_record,
+)
 
-from mmfreq.analysis import append_result, compare_models, print_comparison
-from mmfreq.testing.reference import RolledFocalAttention
 from mmfreq.models import FocalTransformer
 from mmfreq.models.layers import FocalAttention
+from mmfreq.testing.reference import RolledFocalAttention
 
 
 def build(arch: str, reference: bool) -> nn.Module:
@@ -38,20 +41,14 @@ def build(arch: str, reference: bool) -> nn.Module:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, 'benchmarks/results/focal.jsonl')
     parser.add_argument('--arch', default='tiny')
     parser.add_argument('--sizes', nargs='+', default=['512x512', '800x1333'])
-    parser.add_argument('--iters', type=int, default=3)
-    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
-    parser.add_argument('--out', default='benchmarks/results/focal.jsonl')
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    record = start_record(args, arch=args.arch)
 
     builders = {'reference': functools.partial(build, args.arch, True),
                 'fast': functools.partial(build, args.arch, False)}
-    record = dict(arch=args.arch, device=platform.processor() or platform.machine(),
-                  threads=args.threads, torch=torch.__version__,
-                  time=time.strftime('%Y-%m-%dT%H:%M:%S'))
     for size in args.sizes:
         h, w = (int(s) for s in size.split('x'))
         x = torch.randn(1, 3, h, w)
@@ -66,8 +63,7 @@ def main() -> None:
             print_comparison(f'Focal-{args.arch} {mode}, 1x3x{h}x{w}, CPU ({args.threads} '
                              f'threads), max |diff| {diff:.1e}:', results)
             record[size][mode] = results
-    append_result(args.out, record)
-    print(f'appended to {args.out}')
+    save_record(args, record)
 
 
 if __name__ == '__main__':

@@ -8,30 +8,24 @@ mmpretrain's VAN with the identical weights (mmfreq's is converted from it),
 then prints the latency ratios against mmpretrain and the largest output
 difference of each. One JSON line is appended to ``--out``.
 """
-import argparse
 import copy
-import platform
-import time
 
 import torch
+from benchmark_harness import benchmark_parser, compare_latency, save_record, start_record
 
-from mmfreq.analysis import append_result, compare_latency
 from mmfreq.models.backbones import VAN, convert_van_state_dict
 
 MMPRETRAIN_ARCH = {'b0': 'tiny', 'b1': 'small', 'b2': 'base', 'b3': 'large'}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, 'benchmarks/results/van_speed.jsonl', iters=5)
     parser.add_argument('--arch', default='b2', choices=sorted(MMPRETRAIN_ARCH))
     parser.add_argument('--size', type=int, default=512)
-    parser.add_argument('--iters', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--out', default='benchmarks/results/van_speed.jsonl')
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    record = start_record(args, args.device, arch=args.arch, size=args.size)
 
     from mmpretrain.models.backbones import VAN as MMPretrainVAN
     reference = MMPretrainVAN(arch=MMPRETRAIN_ARCH[args.arch], out_indices=(0, 1, 2, 3))
@@ -52,23 +46,18 @@ def main() -> None:
                               for a, b in zip(module(inputs), expected))
                     for name, module in modules.items() if name != 'mmpretrain'}
     latency = compare_latency(modules, inputs, args.iters, args.warmup)
-    record = dict(
-        arch=args.arch, size=args.size, device=args.device,
-        device_name=(torch.cuda.get_device_name() if args.device.startswith('cuda')
-                     else platform.processor() or platform.machine()),
-        threads=args.threads, torch=torch.__version__,
+    record.update(
         latency_ms={k: round(v * 1e3, 1) for k, v in latency.items()},
         ratio_vs_mmpretrain={k: round(latency[k] / latency['mmpretrain'], 3)
                              for k in ('mmfreq', 'mmfreq_deploy')},
-        max_abs_diff=max_diff, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        max_abs_diff=max_diff)
     print(f'VAN-{args.arch} backbone, 1x3x{args.size}x{args.size}, {args.device} '
           f'({args.threads} threads), median of {args.iters}:')
     for name, seconds in latency.items():
         ratio = seconds / latency['mmpretrain']
         diff = f', max |diff| {max_diff[name]:.2e}' if name in max_diff else ''
         print(f'  {name:<14} {seconds * 1e3:8.1f} ms  ratio {ratio:.3f}{diff}')
-    append_result(args.out, record)
-    print(f'appended to {args.out}')
+    save_record(args, record)
 
 
 if __name__ == '__main__':

@@ -1,13 +1,18 @@
-"""Latency and peak memory of a module, for the benchmark tools.
+"""What the benchmark scripts share: their common flags, the record every
+result line starts with, latency and peak memory of modules.
 
-Latencies of several modules are taken in one process, interleaved round by
-round so that machine drift hits all of them alike. Peak memory on CPU is the
+The scripts import it as a sibling module (``tools/analysis_tools`` is on
+``sys.path`` when one of them runs). Latencies of several modules are taken
+in one process, interleaved round by round so that machine drift hits all of
+them alike. Peak memory on CPU is the
 growth of the resident set during one pass (Linux high-water mark, reset just
 before the pass), measured in a fresh process; on CUDA it is the allocator's peak.
 """
+import argparse
 import json
 import multiprocessing
 import os
+import platform
 import statistics
 import time
 from typing import Callable, Dict, List, Sequence
@@ -128,3 +133,34 @@ def print_comparison(title: str, results: Dict[str, Dict[str, float]]) -> None:
     for name, r in results.items():
         print(f"  {name:<22} {r['latency_ms']:9.1f} ms (x{r['latency_ratio']:.2f})  "
               f"peak +{r['peak_mb']:8.1f} MiB (x{r['memory_ratio']:.2f})")
+
+
+def benchmark_parser(doc: str, out: str, iters: int = 3) -> argparse.ArgumentParser:
+    """The flags every benchmark script has: ``--iters``, ``--threads``, ``--out``.
+
+    Args:
+        doc: The script's module docstring; its first line is the description.
+        out: Default JSON-lines file the result is appended to.
+        iters: Default number of timed rounds.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument('--iters', type=int, default=iters, help='timed rounds (median taken)')
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
+                        help='CPU threads (default: all)')
+    parser.add_argument('--out', default=out, help='JSON-lines file the result is appended to')
+    return parser
+
+
+def start_record(args: argparse.Namespace, device: str = 'cpu', **fields) -> dict:
+    """Set the thread count and return the fields every result line starts with."""
+    torch.set_num_threads(args.threads)
+    device_name = (torch.cuda.get_device_name() if device.startswith('cuda')
+                   else platform.processor() or platform.machine())
+    return dict(**fields, device=device, device_name=device_name, threads=args.threads,
+                torch=torch.__version__, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+
+
+def save_record(args: argparse.Namespace, record: dict) -> None:
+    """Append ``record`` to ``--out`` and say where it went."""
+    append_result(args.out, record)
+    print(f'appended to {args.out}')
