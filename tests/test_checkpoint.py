@@ -8,7 +8,7 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner
 
-import mmfreq  # noqa: F401  (turns the safe loader on)
+import mmfreq.safe_loading  # noqa: F401  (turns the safe loader on)
 from mmfreq.utils import UnsafeCheckpointError, load_from_local_safely
 
 

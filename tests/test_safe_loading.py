@@ -1,0 +1,121 @@
+"""mmfreq's safe checkpoint loader is opt-in: importing mmfreq changes nothing
+outside mmfreq; configs and tools turn the loader on explicitly."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from .conftest import ROOT, SYNTHETIC_CONFIG, small_run_options
+
+# Prints mmengine's checkpoint loader table and torch's safe globals, before and
+# after the statements under test, as two lines compared by the tests.
+PROBE = textwrap.dedent('''
+    import torch
+    from mmengine.runner import CheckpointLoader
+
+    def state():
+        loaders = {prefix: f'{fn.__module__}.{fn.__qualname__}'
+                   for prefix, fn in CheckpointLoader._schemes.items()}
+        # torch registers its own types when its submodules load lazily
+        foreign = [repr(g) for g in torch.serialization.get_safe_globals()
+                   if not repr(g).startswith("<class 'torch.")]
+        return repr((sorted(loaders.items()), sorted(foreign)))
+
+    print(state())
+    {statements}
+    print(state())
+''')
+
+
+def probe(statements: str) -> tuple:
+    code = PROBE.replace('{statements}', textwrap.dedent(statements).strip())
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before, after = result.stdout.strip().splitlines()[-2:]
+    return before, after
+
+
+def test_importing_mmfreq_and_building_a_model_changes_nothing_in_mmengine():
+    before, after = probe('''
+import mmfreq
+import mmfreq.models
+from mmengine.registry import MODELS
+MODELS.build(dict(type='mmfreq.VAN', arch='b0'))
+''')
+    assert before == after
+
+
+def test_safe_loading_module_turns_the_loader_on():
+    before, after = probe('''
+import mmfreq.safe_loading
+from mmfreq.utils import load_from_local_safely
+assert CheckpointLoader._get_checkpoint_loader('work_dirs/x.pth') is load_from_local_safely
+''')
+    assert before != after
+    assert 'load_from_local_safely' in after and 'load_from_local_safely' not in before
+
+
+def test_an_mmfreq_config_turns_the_loader_on_when_read():
+    before, after = probe(f'''
+from mmengine.config import Config
+Config.fromfile({str(SYNTHETIC_CONFIG)!r})
+''')
+    assert 'load_from_local_safely' in after and 'load_from_local_safely' not in before
+
+
+class Payload:
+    """Stands for a pickled object the safe loader refuses."""
+
+
+def test_torch_escape_hatch_loads_a_trusted_file(tmp_path, monkeypatch):
+    from mmfreq.utils import UnsafeCheckpointError, load_from_local_safely
+    path = tmp_path / 'trusted.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'extra': Payload()}, path)
+    monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
+    with pytest.raises(UnsafeCheckpointError, match='TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'):
+        load_from_local_safely(str(path))
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+    loaded = load_from_local_safely(str(path))
+    assert isinstance(loaded['extra'], Payload)
+    assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
+
+
+@pytest.mark.slow
+def test_resume_through_the_host_runner_with_the_opt_in(synthetic_root, tmp_path):
+    """mmseg's own Runner (no mmfreq tool) resumes an mmfreq config's run."""
+    script = tmp_path / 'host_train.py'
+    script.write_text(textwrap.dedent('''
+        import sys
+
+        from mmengine.config import Config, DictAction
+        from mmengine.runner import Runner
+
+        import mmfreq.safe_loading  # noqa: F401  (the documented opt-in)
+
+        config, work_dir, resume, *options = sys.argv[1:]
+        cfg = Config.fromfile(config)
+        action = DictAction(option_strings=[], dest='options')
+        cfg.merge_from_dict({key: action._parse_iterable(value)
+                             for key, value in (o.split('=', 1) for o in options)})
+        cfg.work_dir, cfg.resume = work_dir, resume == 'resume'
+        # SyncBN needs a process group; one CPU process trains with BN
+        cfg = Config.fromstring(cfg.pretty_text.replace("'SyncBN'", "'BN'"), '.py')
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        print('finished at iteration', runner.iter)
+    '''))
+    work_dir = tmp_path / 'work'
+    options = small_run_options(synthetic_root, max_iters=2, interval=2)
+    first = subprocess.run([sys.executable, script, SYNTHETIC_CONFIG, work_dir, 'fresh',
+                            *options], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (work_dir / 'iter_2.pth').is_file()
+    options = [o.replace('train_cfg.max_iters=2', 'train_cfg.max_iters=4') for o in options]
+    second = subprocess.run([sys.executable, script, SYNTHETIC_CONFIG, work_dir, 'resume',
+                             *options], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert 'resumed' in (second.stdout + second.stderr).lower()
+    assert 'finished at iteration 4' in second.stdout
