@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmfreq.testing.reference import textbook_freq_scale
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
+from mmfreq.testing.reference import textbook_freq_scale
 
 TINY = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
 SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6)
@@ -142,10 +142,7 @@ def test_freq_scale_filters_frequencies():
 
 
 @pytest.mark.parametrize('size', [(8, 8), (7, 9), (13, 6), (1, 5), (16, 11)])
-@pytest.mark.parametrize('max_dft', [64, 0])
-def test_freq_scale_equals_the_textbook_formula(size, max_dft, monkeypatch):
-    """DFT matrices (small maps on CPU) and torch.fft (max_dft=0) == one rfft2/irfft2."""
-    monkeypatch.setattr(FreqScale, 'cpu_dft_max_size', max_dft)
+def test_freq_scale_equals_the_textbook_formula(size):
     torch.manual_seed(0)
     m = FreqScale(40, groups=8, num_filters=3, basis_size=6)
     randomise_(m)
@@ -154,13 +151,15 @@ def test_freq_scale_equals_the_textbook_formula(size, max_dft, monkeypatch):
     out = m(x)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(m(x, residual=True), x + expected, rtol=1e-5, atol=1e-5)
-    with torch.no_grad():  # inference reuses the layer's own buffers
-        torch.testing.assert_close(m(x), expected, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(m(x, residual=True), x + expected, rtol=1e-5, atol=1e-5)
     tokens = x.detach().flatten(2).transpose(1, 2).contiguous()
     torch.testing.assert_close(add_freq_scale(tokens, m, size),
                                tokens + expected.detach().flatten(2).transpose(1, 2),
                                rtol=1e-5, atol=1e-5)
+    grid = x.detach().permute(0, 2, 3, 1)
+    torch.testing.assert_close(add_freq_scale(grid, m),
+                               grid + expected.detach().permute(0, 2, 3, 1),
+                               rtol=1e-5, atol=1e-5)
+    assert add_freq_scale(tokens, None, size) is tokens  # FDAM off: the tokens as they were
     grad = torch.randn_like(out)
     fast = torch.autograd.grad(out, [x, m.basis, m.router[0].weight], grad)
     slow = torch.autograd.grad(expected, [x, m.basis, m.router[0].weight], grad)
@@ -168,7 +167,7 @@ def test_freq_scale_equals_the_textbook_formula(size, max_dft, monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_freq_scale_keeps_the_resized_basis_until_the_basis_changes():
+def test_freq_scale_follows_in_place_basis_updates():
     torch.manual_seed(0)
     m = FreqScale(16, groups=4, basis_size=6).eval()
     randomise_(m)

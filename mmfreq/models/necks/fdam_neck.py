@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 
 from mmfreq.registry import MODELS
 
-from ..layers import FreqScale
+from ..layers import FreqScale, add_freq_scale
 
 
 @MODELS.register_module()
@@ -64,10 +64,7 @@ class FDAMNeck(BaseModule):
         if len(inputs) != len(self.scales):
             raise ValueError(f'FDAMNeck: got {len(inputs)} inputs for scales {self.scales}; '
                              'give the backbone one out_index per scale')
-        outs = []
-        for i, (x, resample) in enumerate(zip(inputs, self.resamplers)):
-            y = resample(x)
-            if self.freq_scales is not None:
-                y = self.freq_scales[i](y, residual=True)
-            outs.append(y)
-        return tuple(outs)
+        freq_scales = self.freq_scales or [None] * len(self.scales)
+        return tuple(
+            add_freq_scale(resample(x).permute(0, 2, 3, 1), freq_scale).permute(0, 3, 1, 2)
+            for x, resample, freq_scale in zip(inputs, self.resamplers, freq_scales))
