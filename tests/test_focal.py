@@ -3,8 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmfreq.testing.reference import rolled_focal_attention as reference_focal_attention
 from mmfreq.models.layers import FocalAttention
+from mmfreq.models.layers.focal_attention import window_offsets
+from mmfreq.testing.reference import rolled_focal_attention as reference_focal_attention
 
 
 def randomise_biases_(m: FocalAttention) -> None:
@@ -42,7 +43,7 @@ def test_window_chunks_give_the_same_output(budget):
 
 def test_ring_is_132_keys_with_12_listed_twice():
     m = FocalAttention(24, 3)
-    ring = m.ring_offsets
+    ring = window_offsets(7, 3)[1]
     assert ring.shape == (132, 2)
     assert len({tuple(p) for p in ring.tolist()}) == 120  # a 13x13 square minus the 7x7
     assert m.relative_position_bias_table_to_neighbors.shape == (1, 3, 49, 132)
@@ -129,3 +130,16 @@ def test_gradients_equal_the_reference():
         # fp32 rounding of both (each ~1e-6 of the largest entry against fp64);
         # the key bias gets a zero gradient up to rounding: softmax ignores it
         torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-5 * ref.abs().max() + 1e-6)
+
+
+def test_bias_tables_start_as_in_the_official_code():
+    """microsoft/Focal-Transformer classification/focal_transformer.py (WindowAttention):
+    the own-window table is torch.zeros and never re-drawn (unlike Swin's, which is
+    trunc_normal); the ring and pooled-window tables are trunc_normal_(std=.02)."""
+    torch.manual_seed(0)
+    m = FocalAttention(64, 32)
+    assert (m.relative_position_bias_table == 0).all()
+    for table in (m.relative_position_bias_table_to_neighbors,
+                  m.relative_position_bias_table_to_windows[0]):
+        assert table.std().item() == pytest.approx(0.02, rel=0.05)
+        assert table.mean().abs().item() < 0.002
