@@ -1,18 +1,37 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: config fixes for the
-device at hand, dataset checks with actionable errors, and runner building."""
+"""What ``tools/train.py`` and ``tools/test.py`` share: ``--cfg-options``
+checking, config fixes for the device at hand, dataset checks with actionable
+errors (paths, the pre-flight, pipelines that name the failing file), runner
+building, and strict checkpoint loading for testing."""
+import argparse
+import difflib
+import inspect
 import logging
 import os
 import os.path as osp
+import pickle
+import re
 import sys
-from typing import Iterator, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.dist import all_reduce_params
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
+from mmfreq.datasets.doctor import (
+    Finding,
+    build_unloaded,
+    check_dataset,
+    check_heads,
+    dataset_configs,
+    leaf_datasets,
+)
+from mmfreq.datasets.transforms import CheckedPipeline
 from mmfreq.utils.collect_env import MMCVOpsMissingError, mmcv_ops_problem
 
 # Where users are told to put each known dataset when it is missing.
@@ -38,13 +57,65 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset folder or annotation file named by the config does not exist."""
 
 
-def _dataset_cfgs(cfg: ConfigDict, key: str) -> Iterator[Tuple[str, ConfigDict]]:
-    """Yield (config key, dataset config) for a dataset and any it wraps."""
-    yield key, cfg
-    if isinstance(cfg.get('dataset'), dict):  # RepeatDataset, ClassBalancedDataset
-        yield from _dataset_cfgs(cfg.dataset, f'{key}.dataset')
-    for i, sub in enumerate(cfg.get('datasets') or []):  # ConcatDataset
-        yield from _dataset_cfgs(sub, f'{key}.datasets.{i}')
+class PreflightError(ValueError):
+    """The data or the heads of a config would train wrongly or not at all."""
+
+
+class CfgOptionError(ValueError):
+    """A ``--cfg-options`` entry names a key the config does not have."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be read, or does not fit the model."""
+
+
+# The registered name of the guard around each pipeline.
+GUARD_TYPE = f'mmfreq.{CheckedPipeline.__name__}'
+
+# Top-level keys mmengine's Runner (and the host toolboxes' tools) read that a
+# config need not set: --cfg-options may add them.
+RUNTIME_KEYS = frozenset(inspect.signature(Runner.__init__).parameters) - {'self', 'cfg'} | {
+    'activation_checkpointing', 'compile', 'custom_imports', 'efficient_conv_bn_eval',
+    'find_unused_parameters', 'model_wrapper_cfg', 'runner_type', 'sync_bn', 'tta_model',
+    'tta_pipeline'}
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``--cfg-options`` parser, with an argparse error naming an
+    entry that has no ``=`` (mmengine raises a bare ``ValueError``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Sequence[str], option_string: Optional[str] = None) -> None:
+        for entry in values:
+            if '=' not in entry:
+                parser.error(f'{option_string} entry {entry!r} has no "=": write KEY=VALUE, '
+                             f'e.g. {entry}=...')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def apply_cfg_options(cfg: Config, options: Optional[Dict[str, object]]) -> None:
+    """Merge parsed ``--cfg-options`` into ``cfg``, refusing a top-level key that
+    the config does not have and mmengine does not read (a misspelling would
+    otherwise be ignored silently).
+
+    Args:
+        cfg: The config.
+        options: Dotted key -> value, as :class:`CfgOptionsAction` parses them.
+
+    Raises:
+        CfgOptionError: naming the key and the closest existing keys.
+    """
+    if not options:
+        return
+    known = set(cfg.keys())
+    for key in options:
+        top = key.split('.')[0]
+        if top not in known and top not in RUNTIME_KEYS:
+            close = difflib.get_close_matches(top, sorted(known | RUNTIME_KEYS), n=3)
+            hint = f'; did you mean {" or ".join(map(repr, close))}?' if close else ''
+            raise CfgOptionError(f'--cfg-options {key}: the config has no top-level key '
+                                 f'{top!r}{hint}')
+    cfg.merge_from_dict(options)
 
 
 def check_dataset_paths(cfg: Config, loaders: List[str]) -> None:
@@ -57,7 +128,7 @@ def check_dataset_paths(cfg: Config, loaders: List[str]) -> None:
     for loader in loaders:
         if not cfg.get(loader):
             continue
-        for key, dataset in _dataset_cfgs(cfg[loader].dataset, f'{loader}.dataset'):
+        for key, dataset in dataset_configs(cfg[loader].dataset, f'{loader}.dataset'):
             root = dataset.get('data_root') or ''
             prefix = dataset.get('data_prefix') or {}
             prefixes = prefix.values() if isinstance(prefix, dict) else [prefix]
@@ -72,66 +143,106 @@ def check_dataset_paths(cfg: Config, loaders: List[str]) -> None:
                         f'{key} ({dataset.get("type")}): {kind} {path!r} does not exist. ' + hint)
 
 
-def replace_sync_bn(node: object) -> None:
-    """SyncBN needs CUDA; on CPU the same config trains with plain BN."""
-    if isinstance(node, dict):
-        if node.get('type') in ('SyncBN', 'MMSyncBN'):
-            node['type'] = 'BN'
-        for value in node.values():
-            replace_sync_bn(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            replace_sync_bn(value)
-
-
 def adapt_to_device(cfg: Config, launcher: str) -> None:
-    """Make a GPU-minded config run on a machine without CUDA.
+    """Make a GPU-minded config launch on a machine without CUDA.
 
-    SyncBN becomes BN; a distributed launch uses the gloo backend and DDP
-    without device ids (mmengine assumes one CUDA device per process).
+    A distributed launch uses the gloo backend and DDP without device ids
+    (mmengine assumes one CUDA device per process). SyncBN is reverted to BN
+    on the built model (:class:`CPURunner`).
     """
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() or launcher == 'none':
         return
-    replace_sync_bn(cfg._cfg_dict)
-    if launcher != 'none':
-        cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
-        cfg.env_cfg.dist_cfg.backend = 'gloo'
-        if not torch.distributed.is_initialized():
-            torch.distributed.init_process_group(backend='gloo')
-        wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(type='MMDistributedDataParallel')
-        wrapper.setdefault('device_ids', None)
-        wrapper.setdefault('broadcast_buffers', False)
-        cfg.model_wrapper_cfg = wrapper
+    cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(type='MMDistributedDataParallel')
+    wrapper.setdefault('device_ids', None)
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
 
 
 def build_model_from_config(config: str) -> torch.nn.Module:
     """The model of an mmfreq / mmdet / mmseg / mmpretrain config, in eval
-    mode, with BN for SyncBN on CPU and without loading pretrained weights."""
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    if not torch.cuda.is_available():
-        replace_sync_bn(cfg._cfg_dict)
-    return MODELS.build(cfg.model).eval()
+    mode, with BN for SyncBN on CPU and without loading pretrained weights.
 
-
-def build_runner(cfg: Config) -> Runner:
-    """Build the runner (and with it the model).
-
-    Without mmcv's compiled ops, mmdet's model modules fail to import and
-    mmengine only warns, so the build later fails with a bare "not in the
-    registry" error. Any build failure is therefore checked against the ops,
-    and reported as :class:`MMCVOpsMissingError` with its fix when they are
-    what is missing.
+    Raises:
+        ValueError: the config has no ``default_scope`` (which toolbox's
+            registry builds it would be a guess).
     """
+    cfg = Config.fromfile(config)
+    if not cfg.get('default_scope'):
+        raise ValueError(f'{config} has no default_scope: inherit a runtime base of mmdet, '
+                         "mmseg or mmpretrain, or set e.g. default_scope = 'mmseg'")
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    if not torch.cuda.is_available():
+        model = revert_sync_batchnorm(model)  # SyncBN's forward needs CUDA
+    return model.eval()
+
+
+class CPURunner(Runner):
+    """mmengine's Runner, with SyncBN reverted to BN as soon as the model is
+    built: SyncBN's forward needs CUDA, and mmengine reverts it itself only
+    when not distributed (a gloo launch would fail at the first step)."""
+
+    def build_model(self, model: object) -> torch.nn.Module:
+        return revert_sync_batchnorm(super().build_model(model))
+
+
+class SyncBuffersEveryIterHook(Hook):
+    """Average the model's buffers (BN running statistics) over the ranks after
+    every training iteration, so every validation and every checkpoint sees one
+    model.
+
+    DDP keeps the parameters equal but not the buffers (mmengine wraps with
+    ``broadcast_buffers=False``), and plain BN, what SyncBN becomes on CPU,
+    updates its statistics from each rank's own batch. mmengine's
+    ``SyncBuffersHook`` averages only after a training epoch or before a
+    validation, which in an iteration-based loop is after that iteration's
+    checkpoint was saved from rank 0's statistics. The running statistics are
+    exponential moving averages, linear in the batch statistics, so averaging
+    them every iteration gives the same model as averaging them once before
+    use; its cost is one all-reduce of the buffers.
+    """
+
+    priority = 'ABOVE_NORMAL'  # before EMA (NORMAL) and checkpoint (VERY_LOW) hooks
+
+    def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: object = None,
+                         outputs: object = None) -> None:
+        all_reduce_params(runner.model.buffers(), op='mean')
+
+
+@contextmanager
+def explain_missing_ops() -> Iterator[None]:
+    """Re-raise a registry ``KeyError`` or an ``ImportError`` as
+    :class:`MMCVOpsMissingError` when mmcv's compiled ops are what is missing."""
     try:
-        if 'runner_type' in cfg:
-            return RUNNERS.build(cfg)
-        return Runner.from_cfg(cfg)
-    except Exception as err:
+        yield
+    except (KeyError, ImportError) as err:
         problem = mmcv_ops_problem()
         if problem is not None:
             raise MMCVOpsMissingError(problem) from err
         raise
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the runner (and with it the model); on CPU a :class:`CPURunner`,
+    with :class:`SyncBuffersEveryIterHook` when distributed.
+
+    Without mmcv's compiled ops, mmdet's model modules fail to import and
+    mmengine only warns, so the build later fails with a bare "not in the
+    registry" ``KeyError`` (or an ``ImportError`` from a module that imports
+    the ops): see :func:`explain_missing_ops`.
+    """
+    with explain_missing_ops():
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = (Runner if torch.cuda.is_available() else CPURunner).from_cfg(cfg)
+    if runner.distributed and not torch.cuda.is_available():
+        runner.register_hook(SyncBuffersEveryIterHook())
+    return runner
 
 
 def log_model_summary(runner: Runner) -> None:
@@ -170,3 +281,146 @@ def allow_project_imports() -> None:
     from the repository root (Python puts ``tools/``, not the cwd, there)."""
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+
+
+def _leaf_datasets_of(cfg: Config, loaders: Sequence[str]):
+    """(config key, dataset config) of every file-reading dataset of ``loaders``."""
+    for loader in loaders:
+        if cfg.get(loader):
+            yield from leaf_datasets(cfg[loader].dataset, f'{loader}.dataset')
+
+
+def guard_pipelines(cfg: Config, loaders: Sequence[str]) -> None:
+    """Wrap the pipeline of every dataset of ``loaders`` in
+    :class:`~mmfreq.datasets.transforms.CheckedPipeline`, so that a sample that
+    fails to load, or whose segmentation label is unusable, stops the run
+    with an error naming its files. Idempotent.
+
+    The config's default scope must be set (the dataset classes give the
+    class count); do this before building the runner, which copies the config.
+
+    Args:
+        cfg: The full config.
+        loaders: Dataloader keys, e.g. ``['train_dataloader', 'val_dataloader']``.
+    """
+    for _, dataset_cfg in _leaf_datasets_of(cfg, loaders):
+        pipeline = dataset_cfg.get('pipeline')
+        if not pipeline or (len(pipeline) == 1 and isinstance(pipeline[0], dict) and
+                            pipeline[0].get('type') == GUARD_TYPE):
+            continue
+        with explain_missing_ops():
+            dataset = build_unloaded(dataset_cfg)
+        guard = dict(type=GUARD_TYPE, transforms=pipeline)
+        if hasattr(dataset, 'reduce_zero_label'):  # segmentation: labels are class maps
+            guard.update(num_classes=len(dataset.metainfo['classes']),
+                         ignore_index=getattr(dataset, 'ignore_index', 255))
+        dataset_cfg.pipeline = [guard]
+
+
+def preflight(cfg: Config, loaders: Sequence[str], num_samples: int = 4) -> List[Finding]:
+    """Check the data of ``loaders`` and the heads before any step.
+
+    Every head's ``num_classes`` against each dataset's classes, the whole
+    file listing or annotation file of each dataset (empty folders, skipped
+    files, unpaired images and labels, COCO ids and boxes), and the first
+    ``num_samples`` samples decoded (:func:`mmfreq.datasets.doctor.check_dataset`).
+    Warnings are logged; errors raise.
+
+    Args:
+        cfg: The full config; its default scope must be set.
+        loaders: Dataloader keys to check.
+        num_samples: Samples decoded per dataset.
+
+    Returns:
+        The warnings (already logged).
+
+    Raises:
+        PreflightError: listing every error, each naming its file or key.
+    """
+    errors, warnings, seen = [], [], set()
+    for key, dataset_cfg in _leaf_datasets_of(cfg, loaders):
+        files = repr([dataset_cfg.get(k) for k in ('type', 'data_root', 'data_prefix',
+                                                   'ann_file', 'metainfo')])
+        if files in seen:  # test_dataloader = val_dataloader
+            continue
+        seen.add(files)
+        report = check_dataset(dataset_cfg, key, max_samples=num_samples)
+        errors += report.errors
+        if report.classes:
+            errors += check_heads(cfg.model, report.classes, key)
+        warnings += report.warnings
+    for finding in warnings:
+        print_log(str(finding), logger='current', level=logging.WARNING)
+    if errors:
+        shown = '\n'.join(f'  {finding}' for finding in errors[:20])
+        more = f'\n  ... and {len(errors) - 20} more' if len(errors) > 20 else ''
+        raise PreflightError(
+            f'the pre-flight check found {len(errors)} problem(s) with the data or the '
+            f'model:\n{shown}{more}\nFull report: python tools/misc/check_dataset.py '
+            'CONFIG. To run anyway: --skip-preflight')
+    return warnings
+
+
+def state_dict_mismatch(model: torch.nn.Module, state_dict: Dict[str, object]) -> List[str]:
+    """What differs between ``model``'s keys and a checkpoint's: missing keys,
+    unexpected keys and shape mismatches, one phrase each (empty when they fit).
+    A ``module.`` prefix (a DDP-wrapped save) is ignored, as mmengine does.
+
+    Args:
+        model: The model to load into.
+        state_dict: The checkpoint's state dict.
+    """
+    own = model.state_dict()
+    theirs = {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
+    missing = [k for k in own if k not in theirs and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in theirs if k not in own]
+    shapes = [f'{k} {tuple(theirs[k].shape)} in the file, {tuple(own[k].shape)} in the model'
+              for k in own if k in theirs and hasattr(theirs[k], 'shape')
+              and tuple(theirs[k].shape) != tuple(own[k].shape)]
+    problems = []
+    for what, keys in (('missing keys', missing), ('unexpected keys', unexpected),
+                       ('shape mismatches', shapes)):
+        if keys:
+            more = ', ...' if len(keys) > 10 else ''
+            problems.append(f'{len(keys)} {what}: {", ".join(keys[:10])}{more}')
+    return problems
+
+
+class CheckpointLoadHook(Hook):
+    """Load the checkpoint to test, refusing one that does not fit the model.
+
+    It loads at the end of ``before_run`` (lowest priority), which is where
+    mmengine's own ``load_from`` would load it, after hooks such as EMA set
+    themselves up.
+
+    Args:
+        filename: The checkpoint.
+        strict: Raise when keys are missing, unexpected or of another shape;
+            otherwise load the matching ones (mmengine logs the rest).
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, filename: str, strict: bool = True) -> None:
+        self.filename = filename
+        self.strict = strict
+
+    def before_run(self, runner: Runner) -> None:
+        try:
+            checkpoint = runner.load_checkpoint(self.filename, map_location='cpu')
+        except (EOFError, RuntimeError, pickle.UnpicklingError) as err:
+            reason = str(err) or 'the file ends early'
+            raise CheckpointError(f'cannot load checkpoint {self.filename} '
+                                  f'({osp.getsize(self.filename)} bytes): '
+                                  f'{type(err).__name__}: {reason}') from err
+        model = runner.model
+        # mmengine loads into what DDP and a test-time-augmentation model wrap
+        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        problems = state_dict_mismatch(model, state_dict)
+        if problems and self.strict:
+            raise CheckpointError(
+                f'checkpoint {self.filename} does not fit the model '
+                f'{type(model).__name__}: {"; ".join(problems)}. Is it a checkpoint of '
+                'another config? Pass --non-strict to load the matching keys anyway')

@@ -44,13 +44,6 @@ def mmcv_ops_problem() -> Optional[str]:
     return None
 
 
-def check_mmcv_ops() -> None:
-    """Raise :class:`MMCVOpsMissingError` when mmcv's compiled ops do not load."""
-    problem = mmcv_ops_problem()
-    if problem is not None:
-        raise MMCVOpsMissingError(problem)
-
-
 def collect_env() -> Dict[str, str]:
     """Versions of Python, the OpenMMLab stack, and the state of mmcv's ops."""
     import platform

@@ -1,0 +1,102 @@
+"""A data pipeline that names the sample's files in every error it raises.
+
+Without it, a zero-byte JPEG stops training with OpenCV's bare ``!buf.empty()``
+assertion, a label with a value above the class count with ``IndexError:
+Target 99 is out of bounds`` from the loss, a label smaller than its image
+only at the first validation: none names the file. mmfreq's tools wrap each
+dataset's pipeline in :class:`CheckedPipeline` (see
+:func:`mmfreq.apis.guard_pipelines`); a config can do the same by hand::
+
+    pipeline = [dict(type='mmfreq.CheckedPipeline', transforms=train_pipeline,
+                     num_classes=150)]
+"""
+from typing import List, Optional, Union
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import Compose
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import Registry
+
+# The mmfreq scope's transform registry: a config that selects
+# 'mmfreq.CheckedPipeline' by hand lists this module in its custom_imports.
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmfreq')
+
+
+class SampleError(RuntimeError):
+    """Loading or transforming one sample failed, or its label is unusable."""
+
+
+@TRANSFORMS.register_module()
+class CheckedPipeline(BaseTransform):
+    """Run ``transforms`` on a sample; any error they raise is re-raised as
+    :class:`SampleError` naming the sample's image and label files.
+
+    Where a transform first puts a segmentation label (``gt_seg_map``) into
+    the sample, the label is checked as loaded: one channel, the size of the
+    image it belongs to (``ori_shape``), and, when ``num_classes`` is given,
+    only values in ``[0, num_classes)`` or ``ignore_index`` (after
+    ``reduce_zero_label`` and any class remapping, as the loss sees them).
+
+    Args:
+        transforms: The pipeline to run (configs or callables).
+        num_classes: The dataset's class count; None skips the value check.
+        ignore_index: The label value the loss ignores.
+    """
+
+    def __init__(self, transforms: List[Union[dict, callable]],
+                 num_classes: Optional[int] = None, ignore_index: int = 255) -> None:
+        self.pipeline = Compose(transforms)
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    @staticmethod
+    def _files(results: dict) -> str:
+        files = [results[k] for k in ('img_path', 'seg_map_path') if results.get(k)]
+        return ' / '.join(map(str, files)) or 'sample without a file path'
+
+    def _check_label(self, results: dict) -> None:
+        label, path = results['gt_seg_map'], results.get('seg_map_path')
+        if label.ndim != 2:
+            raise SampleError(f'{path}: label has shape {label.shape}: label maps must be '
+                              'single-channel class indices (an 8-bit grey or palette PNG)')
+        shape = results.get('ori_shape')
+        if shape is not None and tuple(shape[:2]) != label.shape:
+            raise SampleError(f'{path}: label is {label.shape[1]}x{label.shape[0]} (WxH) but '
+                              f'its image {results.get("img_path")} is {shape[1]}x{shape[0]}')
+        if self.num_classes is None:
+            return
+        values = np.flatnonzero(np.bincount(label.ravel()))
+        bad = values[(values >= self.num_classes) & (values != self.ignore_index)]
+        if bad.size:
+            zero = ' after reduce_zero_label' if results.get('reduce_zero_label') else ''
+            raise SampleError(
+                f'{path}: label values{zero} {bad.tolist()} are not classes: the dataset has '
+                f'{self.num_classes} (0..{self.num_classes - 1}), and {self.ignore_index} '
+                'is ignored. Check it with tools/misc/check_dataset.py')
+
+    def transform(self, results: dict) -> Optional[dict]:
+        """Apply the pipeline, checking the label where it is loaded.
+
+        Args:
+            results: The sample's data info.
+        """
+        files = self._files(results)
+        had_label = 'gt_seg_map' in results
+        for transform in self.pipeline.transforms:
+            try:
+                results = transform(results)
+            except SampleError:
+                raise
+            except Exception as err:  # any failure: say which sample it was
+                raise SampleError(f'{files}: {type(err).__name__} in {type(transform).__name__}: '
+                                  f'{err}') from err
+            if results is None:  # a transform rejected the sample; the dataset refetches
+                return None
+            if not had_label and 'gt_seg_map' in results:
+                self._check_label(results)
+                had_label = True
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(num_classes={self.num_classes}, {self.pipeline!r})'
