@@ -1,0 +1,148 @@
+"""Inference with any mmfreq config, whichever toolbox hosts it.
+
+The config's ``default_scope`` names the host: mmseg (segmentors), mmdet
+(detectors) or mmpretrain (classifiers). The host's own functions build,
+load and run the model (``mmseg.apis.init_model`` / ``inference_model``,
+``mmdet.apis.init_detector`` / ``inference_detector``, mmpretrain's
+``init_model`` and ``ImageClassificationInferencer``); what is added here is
+the dispatch, checkpoint loading under mmfreq's safe loader, and class names
+and palette taken from the config's test dataset when the checkpoint has none
+(the hosts would fall back to ADE20K / COCO / ImageNet names).
+
+    >>> from mmfreq.apis import init_model, inference_model
+    >>> model = init_model('configs/fpn_van_t_synthetic.py', 'iter_600.pth')
+    >>> result = inference_model(model, 'demo.jpg')  # a SegDataSample
+"""
+import copy
+import os.path as osp
+import warnings
+from typing import List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmengine.structures import BaseDataElement
+
+from mmfreq.utils.checkpoint import enable_safe_checkpoint_loading
+
+HOSTS = ('mmseg', 'mmdet', 'mmpretrain')
+Image = Union[str, np.ndarray]
+
+
+def host_of(cfg: Config) -> str:
+    """The toolbox a config's model is built by: its ``default_scope``.
+
+    Raises:
+        ValueError: the scope is not one of mmseg, mmdet, mmpretrain; the
+            message names the config file and the scope.
+    """
+    scope = cfg.get('default_scope')
+    if scope not in HOSTS:
+        raise ValueError(
+            f'{cfg.filename or "config"}: default_scope={scope!r}; mmfreq inference runs '
+            'configs whose default_scope is mmseg (segmentors), mmdet (detectors) or '
+            'mmpretrain (classifiers)')
+    return scope
+
+
+def config_dataset_meta(cfg: Config) -> dict:
+    """Class names (and palette) of the config's test dataset, from its class
+    and the config's ``metainfo``; no data is read (``lazy_init``)."""
+    host = host_of(cfg)
+    dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+    dataset_cfg.lazy_init = True
+    if host == 'mmseg':
+        from mmseg.registry import DATASETS
+    elif host == 'mmdet':
+        from mmdet.registry import DATASETS
+    else:
+        from mmpretrain.registry import DATASETS
+    init_default_scope(host)
+    return dict(DATASETS.build(dataset_cfg).metainfo)
+
+
+def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+               device: str = 'cpu', cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build the model of an mmfreq (or any mmseg / mmdet / mmpretrain)
+    config with its host's API, load ``checkpoint`` and put it in eval mode.
+
+    The model gets ``cfg`` (the config) and ``dataset_meta`` (``classes``,
+    ``palette`` where the dataset has one): the checkpoint's, else the
+    config's test dataset's. On a machine without CUDA, SyncBN becomes BN.
+
+    Args:
+        config: Config file or :class:`mmengine.config.Config`; its
+            ``custom_imports`` register mmfreq's modules.
+        checkpoint: Checkpoint file; None keeps the initial weights.
+        device: Device to put the model on.
+        cfg_options: Config keys to override, as ``--cfg-options`` does.
+
+    Returns:
+        The host's model: a segmentor, detector or classifier.
+    """
+    cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    host = host_of(cfg)
+    # The host builds without a checkpoint, so that its guess of the classes
+    # (ADE20K, COCO, ImageNet) can be replaced by the config's below.
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='checkpoint is None')
+        if host == 'mmseg':
+            from mmseg.apis import init_model as init_segmentor
+            model = init_segmentor(cfg, None, device=device)
+        elif host == 'mmdet':
+            from mmdet.apis import init_detector
+            model = init_detector(cfg, None, device=device)
+        else:
+            from mmpretrain.apis import init_model as init_classifier
+            model = init_classifier(cfg, None, device=device)
+    if not torch.cuda.is_available():
+        model = revert_sync_batchnorm(model)  # SyncBN's forward needs CUDA
+    meta = {}
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+        enable_safe_checkpoint_loading()
+        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta', {})
+    model.dataset_meta = dict(meta.get('dataset_meta') or config_dataset_meta(cfg))
+    model.cfg = cfg
+    if host == 'mmpretrain':  # where mmpretrain's inferencers look
+        model._dataset_meta = model.dataset_meta
+    return model.to(device).eval()
+
+
+def inference_model(model: torch.nn.Module, images: Union[Image, Sequence[Image]]
+                    ) -> Union[BaseDataElement, List[BaseDataElement]]:
+    """Run a model from :func:`init_model` on one image or a list of them.
+
+    Args:
+        model: A model from :func:`init_model` (it carries its config).
+        images: Image files or BGR uint8 arrays (H, W, 3), as mmcv reads them;
+            files are read in colour (grayscale made 3-channel, alpha dropped).
+
+    Returns:
+        The host's data sample (``SegDataSample``, ``DetDataSample``,
+        ``DataSample``) for one image, a list of them for a list.
+    """
+    host = host_of(model.cfg)
+    batch = isinstance(images, (list, tuple))
+    # Read files here: mmseg's inference_model switches its pipeline's loader
+    # for arrays in place, so mixing files and arrays across calls breaks it.
+    arrays = [mmcv.imread(image, 'color') if isinstance(image, str) else image
+              for image in (images if batch else [images])]
+    if host == 'mmseg':
+        from mmseg.apis import inference_model as segment
+        results = segment(model, arrays)
+    elif host == 'mmdet':
+        from mmdet.apis import inference_detector
+        results = inference_detector(model, arrays)
+    else:
+        from mmpretrain.apis import ImageClassificationInferencer
+        inferencer = ImageClassificationInferencer(model, device=next(model.parameters()).device)
+        results = inferencer(arrays, return_datasamples=True)
+    return results if batch else results[0]

@@ -1,0 +1,228 @@
+"""Inference on mmfreq configs and checkpoints: mmfreq.apis.init_model /
+inference_model for every host, and the host toolboxes' own entry points
+(Inferencers, init_model / init_detector, mim test) without importing mmfreq."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES
+
+from .conftest import ROOT
+
+SEG_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
+DET_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
+CLS_CONFIG = ROOT / 'configs' / 'van_b_in1k.py'
+
+
+def photo_path() -> str:
+    from matplotlib import cbook
+    return cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)
+
+
+def save_runner_like_checkpoint(config, path, dataset_meta=None) -> dict:
+    """What a Runner saves: weights, meta and the message hub, whose
+    HistoryBuffer is what torch's weights_only loader refuses without
+    mmfreq's safe loader. Returns the saved state dict."""
+    from mmengine.logging import MessageHub
+    from mmengine.runner import save_checkpoint
+
+    from mmfreq.apis import build_model_from_config
+
+    torch.manual_seed(0)
+    model = build_model_from_config(str(config))
+    for param in model.parameters():  # distinct from any initialisation
+        param.data.uniform_(-0.1, 0.1)
+    hub = MessageHub.get_instance('test_inference')
+    hub.update_scalar('train/loss', 1.0)
+    meta = dict(iter=2, epoch=0)
+    if dataset_meta is not None:
+        meta['dataset_meta'] = dataset_meta
+    save_checkpoint(dict(meta=meta, state_dict=model.state_dict(),
+                         message_hub=hub.state_dict()), str(path))
+    return model.state_dict()
+
+
+@pytest.fixture(scope='module')
+def seg_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp('seg') / 'iter_2.pth'
+    meta = dict(classes=CLASSES, palette=[[i * 40, 255 - i * 40, 0] for i in range(6)])
+    state = save_runner_like_checkpoint(SEG_CONFIG, path, meta)
+    return path, state, meta
+
+
+@pytest.fixture(scope='module')
+def det_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp('det') / 'epoch_1.pth'
+    save_runner_like_checkpoint(DET_CONFIG, path, dict(classes=COCO_CLASSES))
+    return path
+
+
+def test_segmentor_loads_checkpoint_and_segments_an_image(seg_checkpoint):
+    from mmseg.structures import SegDataSample
+
+    from mmfreq.apis import inference_model, init_model
+
+    path, state, meta = seg_checkpoint
+    model = init_model(str(SEG_CONFIG), str(path))
+    assert not model.training and type(model).__name__ == 'EncoderDecoder'
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    assert model.dataset_meta['palette'] == meta['palette']  # the checkpoint's own meta
+    result = inference_model(model, photo_path())
+    assert isinstance(result, SegDataSample)
+    assert result.pred_sem_seg.data.shape == (1, 600, 512)  # the photo's size
+    assert 0 <= int(result.pred_sem_seg.data.min()) <= int(result.pred_sem_seg.data.max()) < 6
+
+
+def test_files_and_arrays_give_the_same_result_in_any_order(seg_checkpoint):
+    import mmcv
+
+    from mmfreq.apis import inference_model, init_model
+
+    model = init_model(str(SEG_CONFIG), str(seg_checkpoint[0]))
+    array = mmcv.imread(photo_path())[:200, :300]  # BGR, as mmcv reads it
+    first = inference_model(model, array)
+    from_files = inference_model(model, [photo_path(), photo_path()])
+    again = inference_model(model, array)
+    assert len(from_files) == 2
+    assert torch.equal(from_files[0].pred_sem_seg.data, from_files[1].pred_sem_seg.data)
+    assert first.pred_sem_seg.data.shape == (1, 200, 300)
+    assert torch.equal(first.seg_logits.data, again.seg_logits.data)
+
+
+def test_without_checkpoint_meta_the_config_names_the_classes(tmp_path):
+    from mmfreq.apis import init_model
+
+    path = tmp_path / 'bare.pth'
+    save_runner_like_checkpoint(SEG_CONFIG, path)
+    for checkpoint in (None, str(path)):
+        model = init_model(str(SEG_CONFIG), checkpoint)
+        # mmseg alone would guess a dataset by the class count (not ours)
+        assert model.dataset_meta['classes'] == CLASSES
+        assert [list(c) for c in model.dataset_meta['palette']][:2] == [[120, 120, 120],
+                                                                        [180, 120, 120]]
+
+
+def test_detector_detects_with_the_configs_classes(det_checkpoint):
+    from mmdet.structures import DetDataSample
+
+    from mmfreq.apis import inference_model, init_model
+
+    model = init_model(str(DET_CONFIG), str(det_checkpoint))
+    assert type(model).__name__ == 'MaskRCNN'
+    assert model.dataset_meta['classes'] == COCO_CLASSES
+    assert init_model(str(DET_CONFIG)).dataset_meta['classes'] == COCO_CLASSES  # not COCO's 80
+    result = inference_model(model, photo_path())
+    assert isinstance(result, DetDataSample)
+    instances = result.pred_instances
+    assert instances.bboxes.shape[1] == 4 and len(instances.scores) == len(instances.labels)
+    if len(instances):  # boxes are in the photo's coordinates
+        assert float(instances.bboxes[:, 2].max()) <= 512 + 1e-3
+
+
+def test_classifier_returns_mmpretrain_data_samples():
+    from mmpretrain.structures import DataSample
+
+    from mmfreq.apis import inference_model, init_model
+
+    model = init_model(str(CLS_CONFIG))
+    assert len(model.dataset_meta['classes']) == 1000
+    result = inference_model(model, [photo_path()])
+    assert isinstance(result, list) and isinstance(result[0], DataSample)
+    assert result[0].pred_score.shape == (1000,)
+    assert abs(float(result[0].pred_score.sum()) - 1) < 1e-4
+
+
+def test_a_config_of_another_scope_is_named(tmp_path):
+    from mmfreq.apis import init_model
+
+    config = tmp_path / 'edit_cfg.py'
+    config.write_text("default_scope = 'mmagic'\nmodel = dict(type='BasicVSR')\n")
+    with pytest.raises(ValueError, match=r"edit_cfg.py: default_scope='mmagic'; mmfreq "
+                                         'inference runs configs whose default_scope is mmseg'):
+        init_model(str(config))
+
+
+def test_a_missing_checkpoint_is_named(tmp_path):
+    from mmfreq.apis import init_model
+
+    with pytest.raises(FileNotFoundError, match='nowhere.pth'):
+        init_model(str(SEG_CONFIG), str(tmp_path / 'nowhere.pth'))
+
+
+def run_without_mmfreq(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh Python that checks mmfreq is not imported before it."""
+    prelude = 'import sys\nassert not any(m.startswith("mmfreq") for m in sys.modules)\n'
+    return subprocess.run([sys.executable, '-c', prelude + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('entry', ['inferencer', 'init_model'])
+def test_mmseg_entry_points_work_without_importing_mmfreq(seg_checkpoint, entry):
+    path = seg_checkpoint[0]
+    if entry == 'inferencer':
+        code = f"""
+            from mmseg.apis import MMSegInferencer
+            inferencer = MMSegInferencer(model={str(SEG_CONFIG)!r}, weights={str(path)!r},
+                                         device='cpu')
+            result = inferencer({photo_path()!r}, return_datasamples=True)
+            """
+    else:
+        code = f"""
+            from mmseg.apis import inference_model, init_model
+            model = init_model({str(SEG_CONFIG)!r}, {str(path)!r}, device='cpu')
+            result = inference_model(model, {photo_path()!r})
+            """
+    result = run_without_mmfreq(code + 'print("mask", tuple(result.pred_sem_seg.shape))\n')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'mask (600, 512)' in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('entry', ['inferencer', 'init_detector'])
+def test_mmdet_entry_points_work_without_importing_mmfreq(det_checkpoint, entry):
+    if entry == 'inferencer':
+        code = f"""
+            from mmdet.apis import DetInferencer
+            inferencer = DetInferencer(model={str(DET_CONFIG)!r}, weights={str(det_checkpoint)!r},
+                                       device='cpu')
+            result = inferencer({photo_path()!r}, return_datasamples=True)['predictions'][0]
+            """
+    else:
+        code = f"""
+            from mmdet.apis import inference_detector, init_detector
+            model = init_detector({str(DET_CONFIG)!r}, {str(det_checkpoint)!r}, device='cpu')
+            result = inference_detector(model, {photo_path()!r})
+            """
+    code += 'print("boxes", tuple(result.pred_instances.bboxes.shape[1:]), result.img_shape)\n'
+    result = run_without_mmfreq(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'boxes (4,)' in result.stdout
+
+
+@pytest.mark.slow
+def test_mim_test_runs_an_mmfreq_checkpoint(seg_checkpoint, synthetic_root, tmp_path):
+    from .conftest import small_run_options
+
+    result = subprocess.run(
+        [sys.executable, '-m', 'mim', 'test', 'mmfreq', 'fpn_van_t_synthetic.py',
+         '--checkpoint', str(seg_checkpoint[0]), '--work-dir', str(tmp_path / 'work'),
+         '--cfg-options', *small_run_options(synthetic_root, 2, 2)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert 'mIoU' in output
+
+
+def test_demo_data_is_a_real_photo():
+    """The photograph all inference tests use: matplotlib's sample, 600x512 RGB."""
+    from PIL import Image
+
+    image = Image.open(photo_path())
+    assert image.size == (512, 600) and image.mode == 'RGB'
+    assert np.asarray(image).std() > 30  # a picture, not a flat fill
