@@ -1,9 +1,7 @@
 # Semantic-FPN + FDAM-ViT-S (DeiT-III-S with AttInv and FreqScale) on ADE20K,
 # 512x512, 40k iterations. The FDAM neck makes the 1/4...1/32 pyramid from
-# layers 3, 6, 9, 12; mmseg's FPN then unifies the channels. Initialise from
-# DeiT-III-S (https://dl.fbaipublicfiles.com/deit/deit_3_small_224_21k.pth) with
-#   python tools/model_converters/deit2mmfreq.py deit_3_small_224_21k.pth \
-#       pretrained/deit3_small_224_21k_mmfreq.pth --img-size 512
+# layers 3, 6, 9, 12; mmseg's FPN then unifies the channels. Initialised from
+# DeiT-III-S.
 _base_ = './fpn_van_b.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 
@@ -14,8 +12,8 @@ model = dict(
         arch='small',
         img_size=512,
         drop_path_rate=0.1,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='pretrained/deit3_small_224_21k_mmfreq.pth')),
+        # ImageNet-21k DeiT-III-S (facebookresearch/deit README_revenge.md, ViT-S 224).
+        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/deit/deit_3_small_224_21k.pth')),  # noqa: E501
     neck=[
         dict(type='mmfreq.FDAMNeck', in_channels=384, norm_cfg=norm_cfg),
         dict(type='FPN', in_channels=[384] * 4, out_channels=256, num_outs=4),

@@ -2,8 +2,6 @@
 # the VAN paper's segmentation code (8 GPUs x 4 images, AdamW lr 2e-4, wd 1e-4,
 # poly decay with power 0.9).
 # Reported in the VAN paper (Semantic-FPN 40k, mIoU): 46.7.
-# Initialise from ImageNet weights converted with
-#   python tools/model_converters/van2mmfreq.py van_b2.pth pretrained/van_b2_mmfreq.pth
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
     'mmseg::_base_/datasets/ade20k.py',
@@ -26,7 +24,9 @@ model = dict(
         arch='b2',
         drop_path_rate=0.2,
         norm_cfg=norm_cfg,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/van_b2_mmfreq.pth')),
+        # ImageNet-1k VAN-B2 from mmpretrain's configs/van/metafile.yml (van-base_3rdparty_in1k,
+        # the official weights converted); read strictly at init_weights, cached in $TORCH_HOME.
+        init_cfg=dict(type='Pretrained', checkpoint='https://download.openmmlab.com/mmclassification/v0/van/van-base_8xb128_in1k_20220501-6a4cc31b.pth')),  # noqa: E501
     neck=dict(in_channels=[64, 128, 320, 512]),
     decode_head=dict(num_classes=150))
 

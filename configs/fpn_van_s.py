@@ -1,3 +1,5 @@
 # Semantic-FPN + VAN-B1 (small), ADE20K 40k. Reported (VAN paper, mIoU): 42.9.
 _base_ = './fpn_van_b.py'
-model = dict(backbone=dict(arch='b1', init_cfg=dict(checkpoint='pretrained/van_b1_mmfreq.pth')))
+# ImageNet-1k VAN-B1 from mmpretrain's configs/van/metafile.yml (van-small_3rdparty_in1k,
+# the official weights converted); read strictly at init_weights, cached in $TORCH_HOME.
+model = dict(backbone=dict(arch='b1', init_cfg=dict(checkpoint='https://download.openmmlab.com/mmclassification/v0/van/van-small_8xb128_in1k_20220501-17bc91aa.pth')))  # noqa: E501

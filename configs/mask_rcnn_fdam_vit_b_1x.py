@@ -2,9 +2,7 @@
 # The FDAM neck makes the 1/4...1/32 pyramid from layers 3, 6, 9, 12 and mmdet's
 # FPN adds P6. A ViTDet-style recipe for plain ViT-B (AdamW lr 1e-4, wd 0.1,
 # layer-wise lr decay 0.7, drop path 0.1), with FDAM's lr_mult 2 on FreqScale and
-# activation checkpointing so 1333x800 training fits. Initialise from DeiT-III-B:
-#   python tools/model_converters/deit2mmfreq.py deit_3_base_224_21k.pth \
-#       pretrained/deit3_base_224_21k_mmfreq.pth --img-size 512
+# activation checkpointing so 1333x800 training fits. Initialised from DeiT-III-B.
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 # Registers mmfreq's modules and its safe checkpoint loader, also for the host
 # toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
@@ -19,8 +17,8 @@ model = dict(
         img_size=512,
         drop_path_rate=0.1,
         with_cp=True,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='pretrained/deit3_base_224_21k_mmfreq.pth')),
+        # ImageNet-21k DeiT-III-B (facebookresearch/deit README_revenge.md, ViT-B 224).
+        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/deit/deit_3_base_224_21k.pth')),  # noqa: E501
     neck=[
         dict(type='mmfreq.FDAMNeck', in_channels=768),
         dict(type='FPN', in_channels=[768] * 4, out_channels=256, num_outs=5),

@@ -7,6 +7,9 @@
 # its full attention would hold 8 x 16.7k^2 logits per image and layer (8.9 GB
 # in fp32) for the backward pass.
 _base_ = './retinanet_r50_1x.py'
+# ImageNet weights: torchvision://resnet50 from the base config, which mmengine maps
+# (hub/torchvision_0.12.json) to torchvision's ResNet50_Weights.IMAGENET1K_V1,
+# https://download.pytorch.org/models/resnet50-0676ba61.pth (torchvision/models/resnet.py).
 
 model = dict(
     backbone=dict(type='mmfreq.AAResNet', stage_with_aa=(False, False, True, True)))

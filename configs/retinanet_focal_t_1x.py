@@ -14,7 +14,8 @@ model = dict(
         arch='tiny',
         drop_path_rate=0.2,
         out_indices=(1, 2, 3),  # only what the FPN uses, so every parameter trains
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/focal_tiny_mmfreq.pth')))
+        # ImageNet-1k Focal-T: microsoft/Focal-Transformer README, focal-tiny-is224-ws7.pth.
+        init_cfg=dict(type='Pretrained', checkpoint='https://projects4jw.blob.core.windows.net/model/focal-transformer/imagenet1k/focal-tiny-is224-ws7.pth')))  # noqa: E501
 
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),

@@ -1,6 +1,4 @@
 # RetinaNet + VAN-B2 on COCO, 1x schedule (12 epochs, 8 GPUs x 2 images), AdamW.
-# Initialise from ImageNet weights converted with
-#   python tools/model_converters/van2mmfreq.py van_b2.pth pretrained/van_b2_mmfreq.pth
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 # Registers mmfreq's modules and its safe checkpoint loader, also for the host
 # toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
@@ -13,7 +11,9 @@ model = dict(
         type='mmfreq.VAN',
         arch='b2',
         drop_path_rate=0.1,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/van_b2_mmfreq.pth')),
+        # ImageNet-1k VAN-B2 from mmpretrain's configs/van/metafile.yml (van-base_3rdparty_in1k,
+        # the official weights converted); read strictly at init_weights, cached in $TORCH_HOME.
+        init_cfg=dict(type='Pretrained', checkpoint='https://download.openmmlab.com/mmclassification/v0/van/van-base_8xb128_in1k_20220501-6a4cc31b.pth')),  # noqa: E501
     # the base FPN skips stage 1 (start_level=1): P3-P5 from VAN, P6-P7 extra convs
     neck=dict(in_channels=[64, 128, 320, 512]))
 

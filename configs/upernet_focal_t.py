@@ -13,4 +13,5 @@ model = dict(
         type='mmfreq.FocalTransformer',
         arch='tiny',
         drop_path_rate=0.2,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/focal_tiny_mmfreq.pth')))
+        # ImageNet-1k Focal-T: microsoft/Focal-Transformer README, focal-tiny-is224-ws7.pth.
+        init_cfg=dict(type='Pretrained', checkpoint='https://projects4jw.blob.core.windows.net/model/focal-transformer/imagenet1k/focal-tiny-is224-ws7.pth')))  # noqa: E501

@@ -2,8 +2,6 @@
 # VAN paper's segmentation code (8 GPUs x 2 images, AdamW lr 6e-5, wd 0.01,
 # 1500 linear warm-up iterations, then poly decay with power 1).
 # Reported in the VAN paper (UperNet 160k, multi-scale mIoU): 50.1.
-# Initialise from ImageNet weights converted with
-#   python tools/model_converters/van2mmfreq.py van_b2.pth pretrained/van_b2_mmfreq.pth
 _base_ = [
     'mmseg::_base_/models/upernet_r50.py',
     'mmseg::_base_/datasets/ade20k.py',
@@ -26,7 +24,9 @@ model = dict(
         arch='b2',
         drop_path_rate=0.1,
         norm_cfg=norm_cfg,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/van_b2_mmfreq.pth')),
+        # ImageNet-1k VAN-B2 from mmpretrain's configs/van/metafile.yml (van-base_3rdparty_in1k,
+        # the official weights converted); read strictly at init_weights, cached in $TORCH_HOME.
+        init_cfg=dict(type='Pretrained', checkpoint='https://download.openmmlab.com/mmclassification/v0/van/van-base_8xb128_in1k_20220501-6a4cc31b.pth')),  # noqa: E501
     decode_head=dict(in_channels=[64, 128, 320, 512], num_classes=150),
     auxiliary_head=dict(in_channels=320, num_classes=150))
 

@@ -4,10 +4,6 @@
 # layer-wise lr decay 0.95 over 12 layers, no decay on position embedding, norms
 # and other 1-D parameters, 1500 linear warm-up iterations, then poly decay).
 # Reported in the FDAM paper (ADE20K, single-scale mIoU): DeiT-III-B 51.8.
-# ImageNet-21k DeiT-III-B weights (https://dl.fbaipublicfiles.com/deit/deit_3_base_224_21k.pth),
-# converted once:
-#   python tools/model_converters/deit2mmfreq.py deit_3_base_224_21k.pth \
-#       pretrained/deit3_base_224_21k_mmfreq.pth --img-size 512
 _base_ = [
     'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
     'mmseg::_base_/datasets/ade20k.py',
@@ -32,8 +28,8 @@ model = dict(
         drop_path_rate=0.15,
         att_inv=False,
         freq_scale=False,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='pretrained/deit3_base_224_21k_mmfreq.pth')),
+        # ImageNet-21k DeiT-III-B (facebookresearch/deit README_revenge.md, ViT-B 224).
+        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/deit/deit_3_base_224_21k.pth')),  # noqa: E501
     neck=dict(_delete_=True, type='mmfreq.FDAMNeck', in_channels=768, norm_cfg=norm_cfg,
               freq_scale=False),
     decode_head=dict(num_classes=150),

@@ -8,7 +8,7 @@ from mmpretrain.models.backbones import ResNet
 from mmfreq.models import AAResNet
 from mmfreq.models.backbones.aa_resnet import channels_for_heads
 from mmfreq.models.layers import AAConv2d
-from mmfreq.utils.checkpoint import load_converted_weights
+from mmfreq.utils import load_pretrained_weights
 
 
 @pytest.fixture(scope='module')
@@ -72,9 +72,8 @@ def test_plain_resnet_weights_load_and_new_keys_are_reported(tmp_path):
     torch.testing.assert_close(model.layer3[1].bn2.running_var, state['layer3.1.bn2.running_var'])
     torch.testing.assert_close(model.layer1[0].conv2.weight, state['layer1.0.conv2.weight'])
 
-    new = load_converted_weights(AAResNet(50), str(path), model.convert_resnet_state_dict,
-                                 may_be_new=AAResNet.attention_keys,
-                                 may_be_dropped=AAResNet.classification_keys)
+    fresh = AAResNet(50)
+    new = load_pretrained_weights(fresh, str(path), fresh.weight_formats())
     expected = {f'{name}.{p}' for name, m in model.augmented_convs().items()
                 for p, _ in m.named_parameters() if not p.startswith('conv.')}
     assert set(new) == expected
@@ -95,13 +94,13 @@ def test_checkpoint_of_another_depth_names_the_keys(tmp_path):
     path = tmp_path / 'resnet101.pth'
     torch.save(ResNet(101).state_dict(), path)
     model = AAResNet(50, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(ValueError, match=r'resnet101\.pth does not fit AAResNet.*'
-                                         r'unexpected keys: \[layer3\.6\.'):
+    with pytest.raises(ValueError, match=r'resnet101\.pth \(read as plain ResNet.*does not '
+                                         r'fit AAResNet.*unexpected keys: \[layer3\.6\.'):
         model.init_weights()
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(KeyError, match='depth=18'):
+    with pytest.raises(ValueError, match='depth=18'):
         AAResNet(18)
     with pytest.raises(ValueError, match='stage_with_aa=.*one entry per stage'):
         AAResNet(50, stage_with_aa=(True, True))
@@ -112,3 +111,21 @@ def test_bad_arguments_are_named():
 def test_each_augmented_conv_is_an_aaconv(aa_r50):
     assert all(isinstance(aa_r50.layer4[i].conv2, AAConv2d) for i in range(3))
     assert isinstance(aa_r50.layer1[0].conv2, torch.nn.Conv2d)
+
+
+def test_norm_eval_keeps_training_the_bn_after_each_augmented_conv():
+    """Under norm_eval the attention channels, which have no ImageNet statistics,
+    get them from the data; every other BN, and the frozen stages, keep theirs."""
+    model = AAResNet(50, stage_with_aa=(True, False, True, True), frozen_stages=1,
+                     norm_eval=True).train()
+    training = {name for name, m in model.named_modules()
+                if isinstance(m, torch.nn.BatchNorm2d) and m.training}
+    expected = {f'{layer}.{i}.bn2' for layer, blocks in (('layer3', 6), ('layer4', 3))
+                for i in range(blocks)}
+    assert training == expected  # layer1 is augmented but frozen
+    bn = model.layer4[0].bn2
+    conv_channels = model.layer4[0].conv2.conv.out_channels
+    before = bn.running_mean.clone()
+    model(torch.randn(2, 3, 64, 64))
+    assert (bn.running_mean[conv_channels:] != before[conv_channels:]).all()
+    assert not model.train(False).layer4[0].bn2.training

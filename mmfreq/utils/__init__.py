@@ -3,5 +3,15 @@ from .checkpoint import (
     enable_safe_checkpoint_loading,
     load_from_local_safely,
 )
+from .weights import (
+    WeightFormat,
+    convert_checkpoint_file,
+    init_from_pretrained,
+    load_pretrained_weights,
+    save_converted_checkpoint,
+)
 
-__all__ = ['UnsafeCheckpointError', 'enable_safe_checkpoint_loading', 'load_from_local_safely']
+__all__ = ['UnsafeCheckpointError', 'WeightFormat', 'convert_checkpoint_file',
+           'enable_safe_checkpoint_loading',
+           'init_from_pretrained', 'load_from_local_safely', 'load_pretrained_weights',
+           'save_converted_checkpoint']

@@ -11,8 +11,7 @@ it could run arbitrary code.
 import os
 import os.path as osp
 import pickle
-from fnmatch import fnmatch
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 import torch
@@ -111,61 +110,3 @@ def enable_safe_checkpoint_loading() -> None:
     implicitly: mmfreq's tools and configs do (``import mmfreq.safe_loading``).
     """
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local_safely)
-
-
-def load_converted_weights(module: torch.nn.Module, filename: str,
-                           convert: Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]],
-                           may_be_new: Sequence[str] = (), may_be_dropped: Sequence[str] = (),
-                           prefix: str = '') -> List[str]:
-    """Load a checkpoint written for another code base into ``module``.
-
-    The file is read (any mmengine scheme), its ``state_dict`` / ``model``
-    entry taken, keys starting with ``prefix`` kept and stripped, then
-    ``convert`` maps the names onto ``module``'s. Keys the module has but the
-    checkpoint lacks are allowed only if they match a ``may_be_new`` pattern
-    (fnmatch), keys the checkpoint has but the module lacks only if they match
-    ``may_be_dropped``; anything else means the checkpoint is for another
-    architecture.
-
-    Returns:
-        The module's keys that the checkpoint did not provide (initialised fresh).
-
-    Raises:
-        ValueError: naming the file, the missing and the unexpected keys (or
-            the parameters whose shapes differ).
-    """
-    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
-    state = checkpoint
-    for entry in ('state_dict', 'model'):
-        if isinstance(state, dict) and isinstance(state.get(entry), dict):
-            state = state[entry]
-    if prefix:
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    state = convert(state)
-    try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
-    except RuntimeError as err:  # same names, other shapes: another size of the arch
-        raise ValueError(f'{filename} does not fit {type(module).__name__}: {err}') from err
-    bad_missing = [k for k in missing if not any(fnmatch(k, p) for p in may_be_new)]
-    bad_unexpected = [k for k in unexpected if not any(fnmatch(k, p) for p in may_be_dropped)]
-    if bad_missing or bad_unexpected:
-        raise ValueError(
-            f'{filename} does not fit {type(module).__name__} (a checkpoint of another '
-            f'architecture or size?): missing keys: [{show_short(bad_missing, 20)}]; '
-            f'unexpected keys: [{show_short(bad_unexpected, 20)}]')
-    logger = MMLogger.get_current_instance()
-    logger.info(f'{type(module).__name__}: loaded {len(state) - len(unexpected)} tensors from '
-                f'{filename}; {len(missing)} new (initialised fresh): {show_short(missing)}')
-    return list(missing)
-
-
-def show_short(keys: Sequence[str], limit: int = 8) -> str:
-    """``a, b, c ... (N in all)`` for log lines."""
-    keys = list(keys)
-    return ', '.join(keys[:limit]) + (f' ... ({len(keys)} in all)' if len(keys) > limit else '')
-
-
-def save_converted_checkpoint(state_dict: Dict[str, torch.Tensor], src: str, dst: str) -> None:
-    """Write a converted state dict as an mmengine-style checkpoint (folders are created)."""
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save({'state_dict': state_dict, 'meta': {'converted_from': osp.basename(src)}}, dst)

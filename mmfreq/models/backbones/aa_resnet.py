@@ -6,15 +6,16 @@ the augmented stages replaced by an :class:`AAConv2d`. All ResNet key names
 stay (``layer3.2.conv2.conv.weight`` holds the convolutional filters), so
 plain ResNet ImageNet weights load into the convolutional part.
 """
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple, Union
 
 import torch
 from mmpretrain.models.backbones import ResNet
 
 from mmfreq.registry import MODELS
-from mmfreq.utils.checkpoint import load_converted_weights
+from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
 from ..layers import AAConv2d
+from .arguments import check_frozen_stages, stage_indices
 
 
 def channels_for_heads(ratio: float, channels: int, num_heads: int) -> int:
@@ -39,14 +40,18 @@ class AAResNet(ResNet):
         value_ratio (float): v = d_v / F_out before rounding. Defaults to 0.1.
         num_heads (int): N_h. Defaults to 8.
         max_offset (int): Relative offsets with their own embedding. Defaults to 64.
-        out_indices (Sequence[int]): Stages to output. Defaults to all four.
-        **kwargs: The rest of mmpretrain's ResNet arguments (``frozen_stages``,
-            ``norm_eval``, ``norm_cfg``, ``deep_stem``, ``with_cp``,
-            ``drop_path_rate``, ``init_cfg`` ...). ``init_cfg=dict(type=
-            'Pretrained', checkpoint=...)`` loads plain ResNet weights
-            (torchvision, mmpretrain, mmdet): each augmented conv2 keeps the
-            first ``F_out - d_v`` filters, and the attention weights, new,
-            are listed in the log.
+        out_indices (int | Sequence[int]): Stages to output, negative from the
+            end. Defaults to all four.
+        frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
+            the first k stages (mmpretrain's ResNet convention, shared by all
+            mmfreq backbones). Defaults to -1.
+        **kwargs: The rest of mmpretrain's ResNet arguments (``norm_eval``,
+            ``norm_cfg``, ``deep_stem``, ``with_cp``, ``drop_path_rate``,
+            ``init_cfg`` ...). ``init_cfg=dict(type='Pretrained', checkpoint=
+            PATH or URL[, prefix=...])`` loads plain ResNet weights
+            (torchvision, timm, mmpretrain, mmdet) or mmfreq's, strictly: each
+            augmented conv2 keeps the first ``F_out - d_v`` filters of a plain
+            ResNet, and the attention weights, new, are listed in the log.
 
     d_k and d_v are rounded to multiples of ``num_heads``
     (:func:`channels_for_heads`): ResNet-50 with the defaults has d_k / d_v =
@@ -62,12 +67,15 @@ class AAResNet(ResNet):
 
     def __init__(self, depth: int, stage_with_aa: Sequence[bool] = (False, True, True, True),
                  key_ratio: float = 0.2, value_ratio: float = 0.1, num_heads: int = 8,
-                 max_offset: int = 64, out_indices: Sequence[int] = (0, 1, 2, 3),
-                 **kwargs) -> None:
+                 max_offset: int = 64, out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                 frozen_stages: int = -1, **kwargs) -> None:
         if depth not in (50, 101, 152):
-            raise KeyError(f'AAResNet: depth={depth} is not a bottleneck ResNet; '
-                           'choose 50, 101 or 152')
-        super().__init__(depth, out_indices=out_indices, **kwargs)
+            raise ValueError(f'AAResNet: depth={depth} is not a bottleneck ResNet; '
+                             'choose 50, 101 or 152')
+        num_stages = kwargs.get('num_stages', 4)
+        out_indices = stage_indices(out_indices, num_stages, 'AAResNet')
+        check_frozen_stages(frozen_stages, num_stages, 'AAResNet')
+        super().__init__(depth, out_indices=out_indices, frozen_stages=frozen_stages, **kwargs)
         if len(stage_with_aa) != self.num_stages:
             raise ValueError(f'AAResNet: stage_with_aa={tuple(stage_with_aa)} needs one entry '
                              f'per stage ({self.num_stages})')
@@ -106,11 +114,19 @@ class AAResNet(ResNet):
                 converted[f'{name}.conv.weight'] = weight[:conv.conv.out_channels]
         return converted
 
+    def weight_formats(self) -> Tuple[WeightFormat, ...]:
+        """The namings of ResNet weights that ``init_cfg=dict(type='Pretrained')`` reads."""
+        return (
+            WeightFormat('mmfreq AAResNet', markers=('layer*.conv2.qkv.weight', ),
+                         may_be_dropped=self.classification_keys),
+            WeightFormat('plain ResNet (torchvision, timm, mmpretrain)',
+                         markers=('layer1.0.conv1.weight', ),
+                         convert=self.convert_resnet_state_dict,
+                         may_be_new=self.attention_keys,
+                         may_be_dropped=self.classification_keys),
+        )
+
     def init_weights(self) -> None:
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            load_converted_weights(
-                self, self.init_cfg['checkpoint'], self.convert_resnet_state_dict,
-                may_be_new=self.attention_keys, may_be_dropped=self.classification_keys,
-                prefix=self.init_cfg.get('prefix', ''))
+        if init_from_pretrained(self, self.weight_formats()):
             return
         super().init_weights()

@@ -6,12 +6,12 @@ attention of ``LN(x)``, then the same around the MLP. With ``att_inv=False``
 and ``freq_scale=False`` it is exactly DeiT-III's layer-scale block. Module
 names follow DeiT-III (``patch_embed.proj``, ``pos_embed``, ``gamma_1``) except
 ``layers`` (mmseg's name, which its layer-decay optimizer constructor reads)
-and the FFN (mmcv's); ``convert_fdam_vit_state_dict`` maps DeiT-III and
-official FDAM checkpoints onto these names.
+and the FFN (mmcv's); ``convert_fdam_vit_state_dict`` maps DeiT-III (official
+and timm) and official FDAM checkpoints onto these names.
 """
 import math
 import re
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -22,9 +22,10 @@ from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 
 from mmfreq.registry import MODELS
-from mmfreq.utils.checkpoint import load_converted_weights
+from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
 from ..layers import AttInvAttention, FreqScale, add_freq_scale
+from .arguments import arch_from_zoo, check_frozen_stages, freeze, stage_indices
 
 
 class FDAMBlock(nn.Module):
@@ -86,14 +87,26 @@ class FDAMViT(BaseModule):
     (learned on the ``img_size`` grid) is resized bicubically to the grid.
     Use the FDAM neck (``mmfreq.FDAMNeck``) to turn them into a pyramid.
 
+    ``img_size``, ``patch_size``, ``in_channels``, ``out_indices``,
+    ``qkv_bias``, ``drop_path_rate``, ``with_cp`` and ``init_cfg`` mean what
+    they mean in mmseg's ``VisionTransformer``. Differences: the layout is
+    given by ``arch`` (a dict replaces mmseg's ``embed_dims`` / ``num_layers``
+    / ``num_heads`` / ``mlp_ratio``); the default ``out_indices`` are four
+    layers (mmseg: the last), and negative indices count from the end in a
+    sequence too (mmseg matches only a lone -1); there is no class token,
+    final norm or ``frozen_exclude``; ``frozen_stages`` follows mmpretrain's
+    ViT (stages are layers).
+
     Args:
         arch (str | dict): 'small', 'base', 'large' (also 's', 'b', 'l') or a
             dict with embed_dims, num_layers, num_heads, feedforward_channels.
-        img_size (int): Size the position embedding is learned at. Defaults to 224.
+        img_size (int | tuple[int, int]): Input size the position embedding
+            is learned at. Defaults to 224.
         patch_size (int): Defaults to 16.
         in_channels (int): Defaults to 3.
-        out_indices (Sequence[int]): Layers whose output is returned.
-            Defaults to the last layer of each quarter (2, 5, 8, 11 for 12 layers).
+        out_indices (int | Sequence[int], optional): Layers whose output is
+            returned, negative from the end. Defaults to the last layer of
+            each quarter (2, 5, 8, 11 for 12 layers).
         qkv_bias (bool): Defaults to True.
         drop_path_rate (float): Stochastic depth, the same rate in every
             layer as in DeiT-III and the FDAM code. Defaults to 0.
@@ -102,10 +115,15 @@ class FDAMViT(BaseModule):
         freq_scale (bool): FreqScale after every attention and MLP. Defaults to True.
         freq_scale_cfg (dict): Arguments of the FreqScales (groups, num_filters,
             basis_size, router_ratio, init_std). Defaults to FDAM's.
+        frozen_stages (int): -1 freezes nothing, 0 the stem (patch
+            embedding and position embedding), k the stem and the first k
+            layers. Defaults to -1.
         with_cp (bool): Activation checkpointing per block. Defaults to False.
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
-            loads DeiT-III, official FDAM or mmfreq checkpoints; FDAM
-            parameters absent from the file start fresh and are logged.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH
+            or URL[, prefix=...])`` loads DeiT-III (official or timm), official
+            FDAM, mmfreq or whole mmseg / mmdet model checkpoints, strictly;
+            FDAM parameters absent from a DeiT-III file start fresh and are
+            logged.
     """
 
     arch_zoo = {
@@ -120,27 +138,27 @@ class FDAMViT(BaseModule):
     fdam_keys = ('*.att_inv.*', '*freq_scale.*')
     classification_keys = ('cls_token', 'norm.*', 'fc_norm.*', 'head.*', 'head_drop.*')
 
-    def __init__(self, arch='base', img_size: int = 224, patch_size: int = 16,
-                 in_channels: int = 3, out_indices: Sequence[int] = None,
+    def __init__(self, arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Tuple[int, int]] = 224, patch_size: int = 16,
+                 in_channels: int = 3, out_indices: Optional[Union[int, Sequence[int]]] = None,
                  qkv_bias: bool = True, drop_path_rate: float = 0.0,
                  layer_scale_init: float = 1e-4, att_inv: bool = True,
                  freq_scale: bool = True, freq_scale_cfg: dict = dict(),
-                 with_cp: bool = False, init_cfg: dict = None) -> None:
+                 frozen_stages: int = -1, with_cp: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_zoo:
-                raise KeyError(f'FDAMViT: unknown arch {arch!r}; choose one of '
-                               f'{sorted(self.arch_zoo)} or pass a dict')
-            arch = self.arch_zoo[arch.lower()]
+        if not isinstance(arch, dict):
+            arch = arch_from_zoo(arch, self.arch_zoo, 'FDAMViT')
         num_layers, embed_dims = arch['num_layers'], arch['embed_dims']
         if out_indices is None:
             out_indices = [num_layers * q // 4 - 1 for q in range(1, 5)]
-        self.out_indices = [i % num_layers for i in out_indices]
-        if any(not -num_layers <= i < num_layers for i in out_indices):
-            raise ValueError(f'FDAMViT: out_indices={list(out_indices)} outside the '
-                             f'{num_layers} layers')
+        self.out_indices = stage_indices(out_indices, num_layers, 'FDAMViT')
+        self.frozen_stages = check_frozen_stages(frozen_stages, num_layers, 'FDAMViT')
+        img_hw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        if len(img_hw) != 2:
+            raise ValueError(f'FDAMViT: img_size={img_size!r} must be an int or (height, width)')
         self.patch_size, self.embed_dims = patch_size, embed_dims
-        self.pretrain_grid = (img_size // patch_size, img_size // patch_size)
+        self.pretrain_grid = (img_hw[0] // patch_size, img_hw[1] // patch_size)
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv2d(in_channels, embed_dims, patch_size, patch_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, math.prod(self.pretrain_grid), embed_dims))
@@ -150,14 +168,33 @@ class FDAMViT(BaseModule):
                       layer_scale_init=layer_scale_init, att_inv=att_inv,
                       freq_scale=freq_scale, freq_scale_cfg=freq_scale_cfg, with_cp=with_cp)
             for _ in range(num_layers))
+        self._freeze_stages()
+
+    def weight_formats(self) -> Tuple[WeightFormat, ...]:
+        """The namings of ViT weights that ``init_cfg=dict(type='Pretrained')`` reads.
+
+        Each is converted to this model's names and position-embedding grid;
+        DeiT-III files lack the FDAM parameters, which start fresh.
+        """
+        def convert(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+            return convert_fdam_vit_state_dict(state, self.pretrain_grid)
+
+        return (
+            WeightFormat('mmfreq FDAMViT', markers=('layers.0.ffn.layers.0.0.weight', ),
+                         convert=convert, may_be_new=self.fdam_keys),
+            WeightFormat('official FDAM release (Linwei-Chen/FDAM, FDAM_mmseg)',
+                         markers=('blocks.0.gamma_1', 'blocks.0.freq_scale_1.*'),
+                         convert=convert, may_be_dropped=self.classification_keys),
+            WeightFormat('official DeiT-III release (facebookresearch/deit)',
+                         markers=('blocks.0.gamma_1', ), convert=convert,
+                         may_be_new=self.fdam_keys, may_be_dropped=self.classification_keys),
+            WeightFormat("timm's DeiT-III (deit3_*)", markers=('blocks.0.ls1.gamma', ),
+                         convert=convert, may_be_new=self.fdam_keys,
+                         may_be_dropped=self.classification_keys),
+        )
 
     def init_weights(self) -> None:
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            load_converted_weights(
-                self, self.init_cfg['checkpoint'],
-                lambda state: convert_fdam_vit_state_dict(state, self.pretrain_grid),
-                may_be_new=self.fdam_keys, may_be_dropped=self.classification_keys,
-                prefix=self.init_cfg.get('prefix', ''))
+        if init_from_pretrained(self, self.weight_formats()):
             return
         if self.init_cfg is not None:  # any other mmengine initialiser
             super().init_weights()
@@ -191,6 +228,17 @@ class FDAMViT(BaseModule):
                 outs.append(x.transpose(1, 2).reshape(x.shape[0], -1, *grid).contiguous())
         return tuple(outs)
 
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        freeze([self.patch_embed, *self.layers[:self.frozen_stages]])
+        self.pos_embed.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'FDAMViT':
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
 
 def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
                      dst_grid: Tuple[int, int]) -> torch.Tensor:
@@ -201,9 +249,11 @@ def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
     return grid.flatten(2).transpose(1, 2).to(pos_embed.dtype)
 
 
-# Official FDAM / DeiT-III (timm) names -> mmfreq names, applied in order.
+# Official FDAM / DeiT-III / timm DeiT-III names -> mmfreq names, applied in order.
 _RENAMES = [
     (r'^blocks\.', 'layers.'),
+    (r'\.ls1\.gamma$', '.gamma_1'),  # timm
+    (r'\.ls2\.gamma$', '.gamma_2'),  # timm
     (r'\.mlp\.fc1\.', '.ffn.layers.0.0.'),
     (r'\.mlp\.fc2\.', '.ffn.layers.1.'),
     (r'\.attn\.dy_freq_starrelu\.', '.attn.att_inv.gate_act.'),
@@ -223,11 +273,12 @@ _RENAMES = [
 def convert_fdam_vit_state_dict(state_dict: Dict[str, torch.Tensor],
                                 pretrain_grid: Tuple[int, int] = (14, 14)
                                 ) -> Dict[str, torch.Tensor]:
-    """Map a DeiT-III, official FDAM or mmfreq FDAM-ViT state dict to mmfreq names.
+    """Map a DeiT-III (official or timm), official FDAM or mmfreq FDAM-ViT state dict.
 
-    A class-token slot in ``pos_embed`` (timm ViTs) is dropped and the rest
-    resized to ``pretrain_grid``. The official FDAM code's built-in pyramid
-    (``up1``...``up4``) belongs to the neck and is left out here.
+    A class-token slot in ``pos_embed`` (timm ViTs) is dropped and a square
+    grid of another size resized to ``pretrain_grid``. The official FDAM
+    code's built-in pyramid (``up1``...``up4``) belongs to the neck and is
+    left out here.
     """
     converted = {}
     for key, value in state_dict.items():
@@ -237,13 +288,13 @@ def convert_fdam_vit_state_dict(state_dict: Dict[str, torch.Tensor],
             key = re.sub(pattern, replacement, key)
         converted[key] = value
     pos_embed = converted.get('pos_embed')
-    if pos_embed is not None:
+    if pos_embed is not None and pos_embed.dim() == 3 \
+            and pos_embed.shape[1] != math.prod(pretrain_grid):
         n = pos_embed.shape[1]
-        side = math.isqrt(n)
-        if side * side != n:  # a leading class-token slot
+        if math.isqrt(n) ** 2 != n:  # a leading class-token slot
             pos_embed, n = pos_embed[:, 1:], n - 1
-            side = math.isqrt(n)
-        if (side, side) != tuple(pretrain_grid):
+        side = math.isqrt(n)
+        if side * side == n:  # else: not a square grid; the shape check names it
             pos_embed = resize_pos_embed(pos_embed, (side, side), pretrain_grid)
         converted['pos_embed'] = pos_embed
     return converted

@@ -6,10 +6,10 @@ Module names follow the official classification code (``patch_embed``,
 sub-window pooling, which lives in the attention (``attn.pool_layers``), the
 MLP (mmcv's FFN) and the per-output norms ``norm{i}``, the last of which takes
 the official final ``norm``. ``convert_focal_state_dict`` maps official
-checkpoints onto these names.
+checkpoints onto these names (:meth:`FocalTransformer.weight_formats`).
 """
 import re
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -20,9 +20,10 @@ from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 
 from mmfreq.registry import MODELS
-from mmfreq.utils.checkpoint import load_converted_weights
+from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
 from ..layers import FocalAttention, FreqScale
+from .arguments import arch_from_zoo, check_frozen_stages, freeze, stage_indices
 
 
 class PatchEmbed(nn.Module):
@@ -107,6 +108,17 @@ class FocalStage(nn.Module):
 class FocalTransformer(BaseModule):
     """Focal Transformer backbone for any input size.
 
+    The arguments mean what mmdet's ``SwinTransformer`` arguments of the same
+    name mean (``out_indices``, ``frozen_stages``, ``window_size``,
+    ``mlp_ratio``, ``qkv_bias``, ``drop_path_rate``, ``with_cp``,
+    ``init_cfg``), except: ``out_indices`` may be negative (counted from the
+    end; mmdet's Swin returns nothing for them) and out-of-range values
+    raise; the stage layout is given by ``arch`` (a dict replaces Swin's
+    ``embed_dims`` / ``depths`` / ``num_heads``); Swin's ``pretrain_img_size``,
+    ``patch_size``, ``strides``, ``use_abs_pos_embed``, ``patch_norm``,
+    ``act_cfg``, ``norm_cfg``, ``convert_weights``, ``pretrained`` have no
+    counterpart (Focal's official models fix them).
+
     Args:
         arch (str | dict): 'tiny', 'small', 'base' (also 't', 's', 'b') or a
             dict with embed_dims, depths, num_heads.
@@ -125,18 +137,21 @@ class FocalTransformer(BaseModule):
         qkv_bias (bool): Defaults to True.
         drop_path_rate (float): Stochastic depth, increasing linearly over the
             blocks. Defaults to 0.2.
-        out_indices (Sequence[int]): Stages to output; each gets its own
-            LayerNorm ``norm{i}``. Defaults to (0, 1, 2, 3).
-        frozen_stages (int): Freeze the stem (0) and the first ``frozen_stages``
-            stages with their output norms; -1 freezes nothing.
+        out_indices (int | Sequence[int]): Stages to output (negative from
+            the end); each gets its own LayerNorm ``norm{i}``. Defaults to
+            (0, 1, 2, 3).
+        frozen_stages (int): -1 freezes nothing, 0 the stem (patch
+            embedding), k the stem and the first k stages with their output
+            norms, as mmdet's Swin. Defaults to -1.
         with_cp (bool): Activation checkpointing per block. Defaults to False.
         fdam (bool): FDAM as a plug-in: AttInv in every focal attention and a
             residual FreqScale after every attention and MLP. Defaults to False.
         freq_scale_cfg (dict): Arguments of those FreqScales.
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
-            loads official or mmfreq checkpoints (a checkpoint of another arch
-            is refused, naming the keys; FDAM parameters absent from it start
-            fresh and are logged).
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH
+            or URL[, prefix=...])`` loads the official release, mmfreq's or a
+            whole mmdet / mmseg model checkpoint, strictly (a checkpoint of
+            another arch is refused, naming the keys; FDAM parameters absent
+            from it start fresh and are logged).
 
     Shape:
         (B, 3, H, W) -> stage i: (B, embed_dims * 2**i, ~H / 2**(i + 2), ~W / 2**(i + 2))
@@ -152,22 +167,21 @@ class FocalTransformer(BaseModule):
                                             num_heads=(4, 8, 16, 32))),
     }
 
-    def __init__(self, arch='tiny', in_channels: int = 3, use_conv_embed: bool = False,
+    def __init__(self, arch: Union[str, dict] = 'tiny', in_channels: int = 3,
+                 use_conv_embed: bool = False,
                  window_size: int = 7, focal_windows: Sequence[int] = (7, 5, 3, 1),
                  expand_sizes: Sequence[int] = (3, 3, 3, 0), focal_level: int = 2,
                  mlp_ratio: float = 4.0, qkv_bias: bool = True, drop_path_rate: float = 0.2,
-                 out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3), frozen_stages: int = -1,
                  with_cp: bool = False, fdam: bool = False, freq_scale_cfg: dict = dict(),
                  init_cfg: dict = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_zoo:
-                raise KeyError(f'FocalTransformer: unknown arch {arch!r}; choose one of '
-                               f'{sorted(self.arch_zoo)} or pass a dict')
-            arch = self.arch_zoo[arch.lower()]
+        if not isinstance(arch, dict):
+            arch = arch_from_zoo(arch, self.arch_zoo, 'FocalTransformer')
         depths, num_heads = arch['depths'], arch['num_heads']
         dims = [arch['embed_dims'] * 2**i for i in range(len(depths))]
-        self.out_indices, self.frozen_stages = tuple(out_indices), frozen_stages
+        self.out_indices = stage_indices(out_indices, len(depths), 'FocalTransformer')
+        self.frozen_stages = check_frozen_stages(frozen_stages, len(depths), 'FocalTransformer')
         self.patch_embed = PatchEmbed(in_channels, dims[0], 4, use_conv_embed)
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         self.layers = nn.ModuleList()
@@ -185,13 +199,32 @@ class FocalTransformer(BaseModule):
         self.channels = dims
         self._freeze_stages()
 
+    def weight_formats(self) -> Tuple[WeightFormat, ...]:
+        """The namings of Focal weights that ``init_cfg=dict(type='Pretrained')`` reads.
+
+        Both may lack the FDAM plug-in's parameters, output norms (the
+        official model has only the last, and ``focal2mmfreq.py`` writes no
+        others) and, where stage 4 was a single window at 224, its ring
+        biases; these start fresh. Norms of stages not in ``out_indices`` are
+        not loaded.
+        """
+        may_be_new = ('*.att_inv.*', '*freq_scale.*',
+                      f'layers.{len(self.layers) - 1}.*.relative_position_bias_table_to_neighbors',
+                      *(f'norm{i}.*' for i in self.out_indices))
+        unused_norms = tuple(f'norm{i}.*' for i in range(len(self.layers))
+                             if i not in self.out_indices)
+        return (
+            WeightFormat('mmfreq FocalTransformer',
+                         markers=('layers.0.blocks.0.ffn.layers.0.0.weight', ),
+                         may_be_new=may_be_new, may_be_dropped=unused_norms),
+            WeightFormat('official Focal Transformer release (microsoft/Focal-Transformer)',
+                         markers=('layers.0.blocks.0.mlp.fc1.weight', ),
+                         convert=convert_focal_state_dict, may_be_new=may_be_new,
+                         may_be_dropped=('head.*', ) + unused_norms),
+        )
+
     def init_weights(self) -> None:
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            new_ok = [f'norm{i}.*' for i in self.out_indices] + \
-                ['*.relative_position_bias_table_to_neighbors', '*.att_inv.*', '*freq_scale.*']
-            load_converted_weights(self, self.init_cfg['checkpoint'], convert_focal_state_dict,
-                                   may_be_new=new_ok, may_be_dropped=('head.*',),
-                                   prefix=self.init_cfg.get('prefix', ''))
+        if init_from_pretrained(self, self.weight_formats()):
             return
         if self.init_cfg is not None:  # any other mmengine initialiser
             super().init_weights()
@@ -215,15 +248,11 @@ class FocalTransformer(BaseModule):
         return tuple(outs)
 
     def _freeze_stages(self) -> None:
-        frozen = [self.patch_embed] if self.frozen_stages >= 0 else []
-        for i in range(self.frozen_stages):
-            frozen.append(self.layers[i])
-            if i in self.out_indices:
-                frozen.append(getattr(self, f'norm{i}'))
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embed, *self.layers[:self.frozen_stages]]
+        frozen += [getattr(self, f'norm{i}') for i in self.out_indices if i < self.frozen_stages]
+        freeze(frozen)
 
     def train(self, mode: bool = True) -> 'FocalTransformer':
         super().train(mode)

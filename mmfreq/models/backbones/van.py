@@ -2,7 +2,7 @@
 
 Module names follow the stage structure (``stages.{i}.patch_embed``,
 ``stages.{i}.blocks.{j}``, ``stages.{i}.norm``); the official and mmpretrain
-checkpoints are mapped onto them by ``tools/model_converters/van2mmfreq.py``.
+checkpoints are mapped onto them in memory (:attr:`VAN.weight_formats`).
 """
 import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -17,8 +17,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mmfreq.registry import MODELS
+from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
 from ..layers import LKAAttention
+from .arguments import arch_from_zoo, check_frozen_stages, freeze, stage_indices
 
 
 def _bn_affine(bn: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -150,7 +152,12 @@ class VANBlock(nn.Module):
 
 
 class VANStage(nn.Module):
-    """Patch embedding, one VAN block per drop-path rate, then LayerNorm over channels."""
+    """Patch embedding, one VAN block per drop-path rate, then LayerNorm over channels.
+
+    The LayerNorm's eps is 1e-6, the official VAN's (``partial(nn.LayerNorm,
+    eps=1e-6)`` in VAN-Classification ``models/van.py``); mmpretrain's VAN
+    uses torch's default 1e-5.
+    """
 
     def __init__(self, in_channels: int, channels: int, mlp_ratio: float,
                  patch_size: int, stride: int, drop_rate: float,
@@ -161,7 +168,7 @@ class VANStage(nn.Module):
         self.blocks = nn.ModuleList(
             VANBlock(channels, mlp_ratio, drop_rate, dpr, layer_scale_init_value, norm_cfg)
             for dpr in drop_path_rates)
-        self.norm = nn.LayerNorm(channels)
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)
@@ -178,55 +185,75 @@ class VAN(BaseModule):
     Four stages at strides 4, 8, 16, 32. Each stage embeds overlapping
     patches (conv k7 s4 first, then k3 s2, each followed by BatchNorm), runs
     VAN blocks (Large Kernel Attention and a conv MLP, both pre-BatchNorm with
-    layer scale) and ends with a LayerNorm over channels. Any H, W is accepted:
-    stage i has ``ceil(H / 2**(i+2))`` rows.
+    layer scale) and ends with a LayerNorm over channels (eps 1e-6, as the
+    official VAN). Any H, W is accepted: stage i has ``ceil(H / 2**(i+2))`` rows.
+
+    The arguments are those of mmpretrain's ``VAN`` where it has them, with
+    these differences: ``norm_cfg`` is the BatchNorm of the patch embeddings
+    and blocks (mmpretrain hard-codes BN there, and its ``norm_cfg`` is the
+    stage LayerNorm, which here is always the official ``LN(eps=1e-6)``; an
+    LN ``norm_cfg`` is refused with that advice); ``frozen_stages=k`` freezes
+    the stem and the first k stages, as mmdet's Swin and mmpretrain's ResNet
+    do (mmpretrain's VAN freezes k+1 stages for the same k); the defaults of
+    ``out_indices`` (all four stages) and ``drop_path_rate`` (0.1) suit dense
+    prediction; there is no ``block_cfgs``.
 
     Args:
         arch (str | dict): A key of :attr:`arch_zoo` (``'b0'``..``'b6'``, or
-            ``'tiny'/'small'/'base'/'large'`` = b0..b3), or a dict with keys
-            ``embed_dims``, ``depths``, ``mlp_ratios`` (four entries each).
+            mmpretrain's names ``'t'/'tiny'``, ``'s'/'small'``, ``'b'/'base'``,
+            ``'l'/'large'`` = b0..b3), or a dict with keys ``embed_dims``,
+            ``depths`` and ``mlp_ratios`` (or mmpretrain's ``ffn_ratios``),
+            four entries each.
+        patch_sizes (Sequence[int]): Kernel of each stage's patch embedding;
+            stride ``k // 2 + 1``, padding ``k // 2`` (mmpretrain's rule).
+            Defaults to (7, 3, 3, 3).
         in_channels (int): Input image channels. Defaults to 3.
         drop_rate (float): Dropout in the MLPs. Defaults to 0.
         drop_path_rate (float): Stochastic depth rate, rising linearly over
             all blocks to this value. Defaults to 0.1.
         layer_scale_init_value (float): Initial layer scale. Defaults to 1e-2.
-        out_indices (Sequence[int]): Stages whose outputs are returned.
-            Defaults to (0, 1, 2, 3).
-        frozen_stages (int): Stages ``0..frozen_stages`` are frozen (no grad,
-            eval mode). -1 freezes nothing. Defaults to -1.
+        out_indices (int | Sequence[int]): Stages whose outputs are returned;
+            negative indices count from the end. Defaults to (0, 1, 2, 3).
+        frozen_stages (int): -1 freezes nothing, 0 the stem (the first patch
+            embedding), k the first k stages (no grad, eval mode). Defaults to -1.
         norm_eval (bool): Keep BatchNorm layers in eval mode while training.
             Defaults to False.
         norm_cfg (dict): BatchNorm of the patch embeddings and blocks; use
             ``dict(type='SyncBN')`` for multi-GPU training with small batches.
             Defaults to ``dict(type='BN')``.
-        init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
-            checkpoint='van_b2_mmfreq.pth')`` for a converted checkpoint.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH
+            or URL[, prefix=...])`` loads the official release, mmpretrain's,
+            mmfreq's or a whole mmseg / mmdet / mmpretrain model checkpoint,
+            strictly (:func:`mmfreq.utils.load_pretrained_weights`).
 
     Shape:
         Input (B, in_channels, H, W); output i: (B, embed_dims[i],
-        ceil(H / 2**(i+2)), ceil(W / 2**(i+2))) for i in ``out_indices``.
+        ceil(H / 2**(i+2)), ceil(W / 2**(i+2))) for i in ``out_indices``
+        (with the default patch sizes).
     """
 
     arch_zoo: Dict[str, Dict[str, List[int]]] = {
-        'b0': dict(embed_dims=[32, 64, 160, 256], depths=[3, 3, 5, 2], mlp_ratios=[8, 8, 4, 4]),
-        'b1': dict(embed_dims=[64, 128, 320, 512], depths=[2, 2, 4, 2], mlp_ratios=[8, 8, 4, 4]),
-        'b2': dict(embed_dims=[64, 128, 320, 512], depths=[3, 3, 12, 3], mlp_ratios=[8, 8, 4, 4]),
-        'b3': dict(embed_dims=[64, 128, 320, 512], depths=[3, 5, 27, 3], mlp_ratios=[8, 8, 4, 4]),
+        **dict.fromkeys(['b0', 't', 'tiny'], dict(
+            embed_dims=[32, 64, 160, 256], depths=[3, 3, 5, 2], mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['b1', 's', 'small'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[2, 2, 4, 2], mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['b2', 'b', 'base'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 3, 12, 3], mlp_ratios=[8, 8, 4, 4])),
+        **dict.fromkeys(['b3', 'l', 'large'], dict(
+            embed_dims=[64, 128, 320, 512], depths=[3, 5, 27, 3], mlp_ratios=[8, 8, 4, 4])),
         'b4': dict(embed_dims=[64, 128, 320, 512], depths=[3, 6, 40, 3], mlp_ratios=[8, 8, 4, 4]),
         'b5': dict(embed_dims=[96, 192, 480, 768], depths=[3, 3, 24, 3], mlp_ratios=[8, 8, 4, 4]),
         'b6': dict(embed_dims=[96, 192, 384, 768], depths=[6, 6, 90, 6], mlp_ratios=[8, 8, 4, 4]),
     }
-    arch_aliases: Dict[str, str] = {'tiny': 'b0', 'small': 'b1', 'base': 'b2', 'large': 'b3'}
-    patch_sizes = (7, 3, 3, 3)
-    strides = (4, 2, 2, 2)
 
     def __init__(self,
                  arch: Union[str, dict] = 'b2',
+                 patch_sizes: Sequence[int] = (7, 3, 3, 3),
                  in_channels: int = 3,
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.1,
                  layer_scale_init_value: float = 1e-2,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  norm_cfg: dict = dict(type='BN'),
@@ -235,12 +262,17 @@ class VAN(BaseModule):
         settings = self._arch_settings(arch)
         self.embed_dims = settings['embed_dims']
         depths = settings['depths']
-        for index in out_indices:
-            if not 0 <= index < len(depths):
-                raise ValueError(f'out_indices {tuple(out_indices)}: {index} is not a '
-                                 f'stage index (0..{len(depths) - 1})')
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
+        if len(patch_sizes) != len(depths):
+            raise ValueError(f'VAN: patch_sizes={tuple(patch_sizes)} needs one kernel size '
+                             f'per stage ({len(depths)})')
+        if isinstance(build_norm_layer(norm_cfg, 8)[1], nn.LayerNorm):
+            raise ValueError(
+                f'VAN: norm_cfg={norm_cfg} is a LayerNorm, but mmfreq.VAN\'s norm_cfg is the '
+                'BatchNorm of the patch embeddings and blocks (e.g. dict(type="SyncBN")). The '
+                'stage norms are always the official LayerNorm(eps=1e-6): mmpretrain\'s '
+                'norm_cfg=dict(type="LN") is the default here, so leave norm_cfg out')
+        self.out_indices = stage_indices(out_indices, len(depths), 'VAN')
+        self.frozen_stages = check_frozen_stages(frozen_stages, len(depths), 'VAN')
         self.norm_eval = norm_eval
 
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
@@ -249,26 +281,34 @@ class VAN(BaseModule):
             first = sum(depths[:i])
             self.stages.append(VANStage(
                 in_channels if i == 0 else self.embed_dims[i - 1], self.embed_dims[i],
-                settings['mlp_ratios'][i], self.patch_sizes[i], self.strides[i],
+                settings['mlp_ratios'][i], patch_sizes[i], patch_sizes[i] // 2 + 1,
                 drop_rate, dpr[first:first + depth], layer_scale_init_value, norm_cfg))
         self._freeze_stages()
 
     @classmethod
     def _arch_settings(cls, arch: Union[str, dict]) -> Dict[str, List[int]]:
-        if isinstance(arch, dict):
-            keys = {'embed_dims', 'depths', 'mlp_ratios'}
-            if set(arch) != keys:
-                raise ValueError(f'a custom VAN arch needs exactly the keys {sorted(keys)}, '
-                                 f'got {sorted(arch)}')
-            return arch
-        name = cls.arch_aliases.get(str(arch).lower(), str(arch).lower())
-        if name not in cls.arch_zoo:
-            valid = sorted(cls.arch_zoo) + sorted(cls.arch_aliases)
-            raise ValueError(f'unknown VAN arch {arch!r}; valid archs: {", ".join(valid)}')
-        return cls.arch_zoo[name]
+        if not isinstance(arch, dict):
+            return arch_from_zoo(arch, cls.arch_zoo, 'VAN')
+        arch = dict(arch)
+        if 'ffn_ratios' in arch and 'mlp_ratios' not in arch:  # mmpretrain's name
+            arch['mlp_ratios'] = arch.pop('ffn_ratios')
+        keys = {'embed_dims', 'depths', 'mlp_ratios'}
+        if set(arch) != keys:
+            raise ValueError(f'a custom VAN arch needs exactly the keys {sorted(keys)} '
+                             f'(mlp_ratios may be called ffn_ratios), got {sorted(arch)}')
+        if len({len(v) for v in arch.values()}) != 1:
+            raise ValueError(f'a custom VAN arch needs one entry per stage in each of '
+                             f'{sorted(keys)}, got {arch}')
+        return arch
+
+    def weight_formats(self) -> Tuple[WeightFormat, ...]:
+        """The namings of VAN weights that ``init_cfg=dict(type='Pretrained')`` reads."""
+        return VAN_WEIGHT_FORMATS
 
     def init_weights(self) -> None:
-        if self.init_cfg is not None:
+        if init_from_pretrained(self, self.weight_formats()):
+            return
+        if self.init_cfg is not None:  # any other mmengine initialiser
             super().init_weights()
             return
         # The official initialisation: He-normal over fan-out for convs.
@@ -291,10 +331,8 @@ class VAN(BaseModule):
         return tuple(outs)
 
     def _freeze_stages(self) -> None:
-        for stage in self.stages[:self.frozen_stages + 1]:
-            stage.eval()
-            for param in stage.parameters():
-                param.requires_grad = False
+        if self.frozen_stages >= 0:
+            freeze([self.stages[0].patch_embed, *self.stages[:self.frozen_stages]])
 
     def train(self, mode: bool = True) -> 'VAN':
         super().train(mode)
@@ -317,19 +355,21 @@ class VAN(BaseModule):
                 m.switch_to_deploy()
 
 
-# Key renames from the official VAN code and from mmpretrain's VAN to mmfreq's
-# names, applied in order to each key (after the stage/block prefix is mapped).
-_VAN_BLOCK_RENAMES = (
-    ('attn.spatial_gating_unit.DW_conv.', 'attn.lka.conv0.'),  # mmpretrain
-    ('attn.spatial_gating_unit.DW_D_conv.', 'attn.lka.conv_spatial.'),  # mmpretrain
-    ('attn.spatial_gating_unit.', 'attn.lka.'),  # official: conv0, conv_spatial, conv1
-    ('mlp.dwconv.dwconv.', 'mlp.dwconv.'),  # official wraps the dw conv in a module
-)
+# Official (Visual-Attention-Network/VAN-Classification models/van.py) and
+# mmpretrain (mmpretrain/models/backbones/van.py) names -> mmfreq names:
+# stage prefixes first (1-based stage numbers there, 0-based here), then the
+# renames inside a block, in order.
 _VAN_PREFIX_PATTERNS = (
     (re.compile(r'^patch_embed(\d)\.(?:proj|projection)\.'), 'stages.{0}.patch_embed.proj.'),
     (re.compile(r'^patch_embed(\d)\.norm\.'), 'stages.{0}.patch_embed.norm.'),
     (re.compile(r'^blocks?(\d)\.(\d+)\.'), 'stages.{0}.blocks.{1}.'),
     (re.compile(r'^norm(\d)\.'), 'stages.{0}.norm.'),
+)
+_VAN_BLOCK_RENAMES = (
+    ('attn.spatial_gating_unit.DW_conv.', 'attn.lka.conv0.'),  # mmpretrain
+    ('attn.spatial_gating_unit.DW_D_conv.', 'attn.lka.conv_spatial.'),  # mmpretrain
+    ('attn.spatial_gating_unit.', 'attn.lka.'),  # official: conv0, conv_spatial, conv1
+    ('mlp.dwconv.dwconv.', 'mlp.dwconv.'),  # official wraps the dw conv in a module
 )
 
 
@@ -338,33 +378,30 @@ def convert_van_state_dict(state_dict: Dict[str, torch.Tensor]) -> Dict[str, tor
 
     Accepts the official release (``patch_embed1.proj``, ``block1.0.attn.
     spatial_gating_unit.conv0``, ``norm1``, ``head``) and mmpretrain's
-    (``backbone.patch_embed1.projection``, ``backbone.blocks1.0.attn.
-    spatial_gating_unit.DW_conv``, ``head.fc``). Classification heads are
-    dropped. Stage numbers are 1-based in both, 0-based in mmfreq.
-
-    Raises:
-        KeyError: listing every key that is not a VAN backbone key.
+    backbone (``patch_embed1.projection``, ``blocks1.0.attn.
+    spatial_gating_unit.DW_conv``). Keys of neither (e.g. the classifier
+    ``head``) are passed through unchanged, for the strict loader to judge.
     """
-    converted, unknown = {}, []
+    converted = {}
     for key, value in state_dict.items():
-        for prefix in ('module.', 'backbone.'):
-            key = key[len(prefix):] if key.startswith(prefix) else key
-        if key.startswith(('head.', 'neck.')):
-            continue
         for pattern, template in _VAN_PREFIX_PATTERNS:
             match = pattern.match(key)
             if match:
                 stage = int(match.group(1)) - 1
-                new_prefix = template.format(stage, *match.groups()[1:])
-                key = new_prefix + key[match.end():]
+                key = template.format(stage, *match.groups()[1:]) + key[match.end():]
+                for old, new in _VAN_BLOCK_RENAMES:
+                    key = key.replace(old, new)
                 break
-        else:
-            unknown.append(key)
-            continue
-        for old, new in _VAN_BLOCK_RENAMES:
-            key = key.replace(old, new)
         converted[key] = value
-    if unknown:
-        raise KeyError(f'not VAN backbone keys (official or mmpretrain names expected): '
-                       f'{", ".join(unknown)}')
     return converted
+
+
+VAN_WEIGHT_FORMATS = (
+    WeightFormat('mmfreq VAN', markers=('stages.0.patch_embed.proj.weight', )),
+    WeightFormat('official VAN release (VAN-Classification)',
+                 markers=('patch_embed1.proj.weight', 'block1.0.attn.spatial_gating_unit.*'),
+                 convert=convert_van_state_dict, may_be_dropped=('head.*', )),
+    WeightFormat("mmpretrain's VAN",
+                 markers=('patch_embed1.projection.weight', 'blocks1.0.attn.*'),
+                 convert=convert_van_state_dict, may_be_dropped=('head.*', )),
+)
