@@ -1,0 +1,114 @@
+"""Parameters and FLOPs of a model with its attention counted.
+
+mmengine's ``FlopAnalyzer`` (fvcore's counter) traces the model and counts
+each op it has a handle for; it has none for ``scaled_dot_product_attention``
+or for mmfreq's own autograd functions, so attention would count as free.
+The handles here add them. Convention, as mmengine, fvcore and mmdet's
+``get_flops`` (and so the Swin / Focal tables): one FLOP is one
+multiply-add; softmax, masks and other elementwise ops are not counted.
+
+Attention of N queries over M keys, per head of width d (values d_v):
+``N * M * d`` for the logits plus ``N * M * d_v`` for the weighted sum.
+
+``benchmark.py`` uses :func:`count_complexity`; the tests import this module
+as a sibling (``tools/analysis_tools`` on ``sys.path``).
+"""
+import functools
+import math
+from typing import Any, Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis.jit_handles import get_shape
+
+from mmfreq.models.layers import AAConv2d
+
+
+def scaled_dot_product_attention_flops(inputs: List[Any], outputs: List[Any]) -> int:
+    """``aten::scaled_dot_product_attention`` on q (..., N, d), k (..., M, d),
+    v (..., M, d_v): ``prod(...) * N * M * (d + d_v)``."""
+    q, k, v = (get_shape(x) for x in inputs[:3])
+    return math.prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
+
+
+def gathered_window_attention_flops(inputs: List[Any], outputs: List[Any]) -> int:
+    """FocalAttention's ``GatheredWindowAttention`` on q (B, windows, heads, L, d)
+    with index (B, windows, keys): every query attends its window's keys,
+    whose values are as wide as the queries."""
+    q, index = get_shape(inputs[0]), get_shape(inputs[2])
+    return math.prod(q[:-1]) * index[-1] * 2 * q[-1]
+
+
+ATTENTION_HANDLES = {
+    'aten::scaled_dot_product_attention': scaled_dot_product_attention_flops,
+    'prim::PythonOp.GatheredWindowAttention': gathered_window_attention_flops,
+}
+
+
+def aa_conv_attention_flops(conv: AAConv2d, batch: int, height: int, width: int) -> int:
+    """The attention of an :class:`AAConv2d` on an (height x width) grid as the
+    AA paper counts it: ``N^2 (d_k + d_v)`` with N = height * width. (Its
+    relative logits are plain matmuls, counted by the default handles.)
+
+    AAConv2d computes it as one fused attention whose queries and keys carry
+    the relative logits as W + H extra columns, zero-padded with the values to
+    a multiple of 8: the SDPA handle counts those columns too, so
+    :func:`count_complexity` replaces that count by this one.
+    """
+    n = height * width
+    return batch * n * n * (conv.key_channels + conv.value_channels)
+
+
+def tracing_forward(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
+    """The model, whose forward the counter can trace with ``inputs`` alone.
+
+    Segmentors and classifiers take images only ('tensor' mode). Two-stage
+    detectors need the image size of each input in their data samples (the
+    RPN clips and keeps up to its test-time number of proposals, the RoI
+    heads run on them), so detectors get samples with that metainfo, as
+    mmdet's ``get_flops`` does.
+    """
+    if not hasattr(model, 'rpn_head') and not hasattr(model, 'bbox_head'):
+        return model
+    from mmdet.structures import DetDataSample
+
+    shape = tuple(inputs.shape[-2:])
+    samples = [DetDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape,
+                                           batch_input_shape=shape, scale_factor=(1.0, 1.0)))
+               for _ in range(inputs.shape[0])]
+    model.forward = functools.partial(model.forward, data_samples=samples, mode='tensor')
+    return model
+
+
+def count_complexity(model: nn.Module, inputs: torch.Tensor) -> Dict[str, Any]:
+    """``{'params': ..., 'flops': ..., 'uncounted_ops': [...]}`` of ``model`` on ``inputs``.
+
+    Args:
+        model: A segmentor, detector, classifier or backbone, in eval mode.
+        inputs: One batch of images (B, 3, H, W).
+    """
+    grids: Dict[str, Tuple[int, int, int]] = {}
+    names = {m: n for n, m in model.named_modules()}
+
+    def record_grid(module: nn.Module, args: Sequence[torch.Tensor], output: torch.Tensor) -> None:
+        grids[names[module]] = (output.shape[0], *output.shape[-2:])
+
+    hooks = [m.register_forward_hook(record_grid) for m in model.modules()
+             if isinstance(m, AAConv2d)]
+    try:
+        analyzer = FlopAnalyzer(tracing_forward(model, inputs), (inputs, ))
+        analyzer.set_op_handle(**ATTENTION_HANDLES)
+        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        flops = analyzer.total()
+        by_module = analyzer.by_module_and_operator()
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.__dict__.pop('forward', None)
+    for name, (batch, height, width) in grids.items():
+        conv = model.get_submodule(name)
+        flops += aa_conv_attention_flops(conv, batch, height, width) - \
+            by_module[name].get('scaled_dot_product_attention', 0)
+    return dict(params=parameter_count(model)[''], flops=flops,
+                uncounted_ops=sorted(analyzer.unsupported_ops()))
