@@ -97,7 +97,24 @@ class AAResNet(ResNet):
         self._freeze_stages()  # freezing ran in ResNet.__init__, before the swap
 
     def train(self, mode: bool = True) -> 'AAResNet':
+        """Train mode; under ``norm_eval`` the BatchNorm after each augmented conv
+        (``norm2`` of the block, outside frozen stages) trains all the same.
+
+        ``norm_eval`` keeps ImageNet statistics because a detection batch of
+        two images estimates them badly. The attention channels of an
+        augmented conv have no ImageNet statistics: their running mean and
+        variance would be those of the conv filters that the attention
+        replaced (or 0 / 1 from scratch), so frozen they normalise a
+        distribution they were never measured on. Training that one BN per
+        block estimates them (and re-estimates its conv channels with them,
+        one BN over the concatenated output); every other BN stays frozen.
+        """
         super().train(mode)  # mmpretrain's ResNet.train returns None
+        if mode and self.norm_eval:
+            for stage, name in enumerate(self.res_layers):
+                if self.stage_with_aa[stage] and stage >= self.frozen_stages:
+                    for block in getattr(self, name):
+                        block.norm2.train()
         return self
 
     def augmented_convs(self) -> Dict[str, AAConv2d]:
