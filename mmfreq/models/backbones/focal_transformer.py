@@ -22,7 +22,7 @@ from mmengine.model import BaseModule
 from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
-from ..layers import FocalAttention, FreqScale
+from ..layers import FocalAttention, FreqScale, add_freq_scale
 from .arguments import arch_from_zoo, check_frozen_stages, freeze, stage_indices
 
 
@@ -78,15 +78,10 @@ class FocalBlock(nn.Module):
         self.attn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if fdam else None
         self.ffn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if fdam else None
 
-    @staticmethod
-    def _with_freq_scale(y: torch.Tensor, freq_scale: nn.Module) -> torch.Tensor:
-        """``y + FreqScale(y)`` on a (B, H, W, C) map; ``y`` without FDAM."""
-        return y if freq_scale is None else freq_scale.forward_channels_last(y, residual=True)
-
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self._with_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale)
+        y = add_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale)
         x = x + self.drop_path(y)
-        z = self._with_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale)
+        z = add_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale)
         return x + self.drop_path(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
