@@ -45,8 +45,9 @@ def test_van_custom_arch_with_ffn_ratios_builds_mmpretrains_network():
         VAN(arch=dict(embed_dims=[8, 16, 24, 32], ffn_ratios=[2, 2, 2, 2]))
 
 
-@pytest.mark.parametrize('patch_sizes', [(7, 3, 3, 3), (7, 5, 5, 5), (5, 3, 3, 3)])
-@pytest.mark.parametrize('size', [(64, 64), (70, 93)])
+@pytest.mark.parametrize('patch_sizes,size', [((7, 3, 3, 3), (64, 64)),
+                                              ((7, 5, 5, 5), (70, 93)),
+                                              ((5, 3, 3, 3), (70, 93))])
 def test_van_patch_sizes_and_out_indices_give_mmpretrains_shapes(patch_sizes, size):
     from mmpretrain.models.backbones import VAN as MMPretrainVAN
 
@@ -152,8 +153,8 @@ def test_focal_negative_out_indices_count_from_the_end():
 SMALL_VIT = dict(embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128)
 
 
-@pytest.mark.parametrize('img_size', [64, (64, 64), (48, 80)])
-@pytest.mark.parametrize('out_indices', [-1, 2, (0, 2)])
+@pytest.mark.parametrize('img_size,out_indices', [(64, -1), ((64, 64), 2), ((48, 80), (0, 2)),
+                                                  ((48, 80), -1)])
 def test_fdam_vit_img_size_and_out_indices_as_mmseg_vit(img_size, out_indices):
     from mmseg.models.backbones import VisionTransformer
 

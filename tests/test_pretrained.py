@@ -347,6 +347,7 @@ def test_torchvision_resnet50_loads_and_matches_torchvision(server, tmp_path):
             torch.testing.assert_close(ours, y, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_torchvision_resnet50_into_aa_resnet_keeps_the_first_filters(tmp_path):
     release, container = release_tensors('resnet50_torchvision', seed=3)
     path = save_release(release, container, tmp_path / 'resnet50-0676ba61.pth')
