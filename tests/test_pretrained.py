@@ -403,10 +403,9 @@ def test_converter_tool_writes_the_file_init_cfg_would_load(tmp_path):
 def test_training_with_data_fails_on_the_download_naming_the_url(synthetic_root, tmp_path):
     """Data present, no weights reachable: the run stops at init_weights, naming the URL."""
     url = 'http://127.0.0.1:9/van-tiny_8xb128_in1k_20220501-385941af.pth'  # port 9: nothing
-    result = run_tool(['tools/train.py', ROOT / 'configs' / 'fpn_van_t_synthetic.py',
+    result = run_tool(['tools/train.py', ROOT / 'configs' / 'upernet_van_t.py',
                        '--work-dir', tmp_path, '--cfg-options',
                        *small_run_options(synthetic_root, 2, 2),
-                       'model.backbone.init_cfg.type=Pretrained',
                        f'model.backbone.init_cfg.checkpoint={url}'],
                       env={'TORCH_HOME': str(tmp_path / 'torch_home')})
     assert result.returncode != 0
