@@ -1,18 +1,26 @@
 from .inference import inference_model, init_model
 from .runner import (
+    CfgOptionError,
+    CfgOptionsAction,
+    CheckpointError,
+    CheckpointLoadHook,
     DatasetNotFoundError,
+    PreflightError,
     adapt_to_device,
     allow_project_imports,
+    apply_cfg_options,
     build_model_from_config,
     build_runner,
     check_dataset_paths,
     default_work_dir,
+    guard_pipelines,
     log_model_summary,
-    replace_sync_bn,
+    preflight,
     set_local_rank,
 )
 
-__all__ = ['DatasetNotFoundError', 'adapt_to_device', 'allow_project_imports',
-           'build_model_from_config', 'build_runner', 'check_dataset_paths', 'default_work_dir',
-           'inference_model', 'init_model', 'log_model_summary', 'replace_sync_bn',
-           'set_local_rank']
+__all__ = ['CfgOptionError', 'CfgOptionsAction', 'CheckpointError', 'CheckpointLoadHook',
+           'DatasetNotFoundError', 'PreflightError', 'adapt_to_device', 'allow_project_imports',
+           'apply_cfg_options', 'build_model_from_config', 'build_runner', 'check_dataset_paths',
+           'default_work_dir', 'guard_pipelines', 'inference_model', 'init_model',
+           'log_model_summary', 'preflight', 'set_local_rank']
