@@ -11,6 +11,7 @@ import pytest
 from .conftest import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
 
 
+@pytest.mark.slow
 def test_train_then_test_prints_miou(synthetic_root, tmp_path):
     work_dir = tmp_path / 'work'
     train = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir,
@@ -33,6 +34,7 @@ def test_train_then_test_prints_miou(synthetic_root, tmp_path):
     assert len(list(show_dir.rglob('*.png'))) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config,model,folder,hint', [
     ('upernet_van_b.py', 'EncoderDecoder, backbone VAN, 150 classes',
      'data/ade/ADEChallengeData2016', 'ADEChallengeData2016.zip'),
@@ -57,6 +59,7 @@ def test_missing_config_is_named(tmp_path):
     assert 'nope.py' in result.stderr and 'does not exist' in result.stderr
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint(synthetic_root, tmp_path):
     work_dir = tmp_path / 'work'
     options = small_run_options(synthetic_root, 1000, 2)
@@ -88,26 +91,6 @@ def test_killed_run_resumes_from_its_last_checkpoint(synthetic_root, tmp_path):
     assert re.search(rf'Iter\(train\) \[\s*{done + 1}/{target}\]', output)
     assert not re.search(rf'Iter\(train\) \[\s*1/{target}\]', output)
     assert (work_dir / f'iter_{target}.pth').is_file()
-
-
-def test_dist_train_and_test_run_two_processes_on_cpu(synthetic_root, tmp_path):
-    work_dir = tmp_path / 'work'
-    env = {'PORT': '29517', 'OMP_NUM_THREADS': '1'}
-    options = ['--cfg-options', *small_run_options(synthetic_root, 2, 2)]
-    result = run_tool(['tools/dist_train.sh', SYNTHETIC_CONFIG, '2', '--work-dir', work_dir,
-                       *options], env=env)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
-    assert 'Distributed training: True' in output
-    assert 'GPU number: 2' in output  # mmengine's name for the world size
-    assert (work_dir / 'iter_2.pth').is_file()
-
-    result = run_tool(['tools/dist_test.sh', SYNTHETIC_CONFIG, work_dir / 'iter_2.pth', '2',
-                       '--work-dir', work_dir, *options], env=env)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
-    assert 'GPU number: 2' in output
-    assert re.search(r'mIoU: \d+\.\d+', output)
 
 
 def test_corrupt_image_is_named(synthetic_root, tmp_path):
@@ -156,6 +139,7 @@ def majority_class_miou(root) -> float:
     return 100 * np.mean(labelled == 1) / len(CLASSES)
 
 
+@pytest.mark.slow
 def test_short_training_is_far_above_chance(tmp_path):
     """200 iterations of the demo config (a third of it) on the full built-in data."""
     from mmfreq.datasets.synthetic_scenes import write_ade20k
@@ -193,6 +177,7 @@ def coco_options(root) -> list:
                       for evaluator in ('val_evaluator', 'test_evaluator')]
 
 
+@pytest.mark.slow
 def test_detection_train_then_test_reports_coco_map(synthetic_coco_root, tmp_path):
     """One epoch of Mask R-CNN + VAN-B0 from scratch already finds the shapes."""
     config = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
@@ -214,6 +199,7 @@ def test_detection_train_then_test_reports_coco_map(synthetic_coco_root, tmp_pat
     assert bbox > 0 and segm > 0, (bbox, segm)
 
 
+@pytest.mark.slow
 def test_image_without_annotations_trains(synthetic_coco_root, tmp_path):
     """COCO images with zero instances are kept (filter_empty_gt off) and train."""
     import json
@@ -237,3 +223,119 @@ def test_image_without_annotations_trains(synthetic_coco_root, tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert 'Epoch(train) [1][2/2]' in output
+
+
+def faulty_copy(synthetic_root, tmp_path, index=12):
+    """A copy of the small built-in data whose ``index``-th training label has class 99."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / 'data'
+    shutil.copytree(synthetic_root, root)
+    label = root / 'annotations' / 'training' / f'ADE_train_{index:08d}.png'
+    values = np.asarray(Image.open(label)).copy()
+    values[:8, :8] = 99
+    Image.fromarray(values).save(label)
+    return root, label
+
+
+@pytest.mark.slow
+def test_train_refuses_a_head_that_does_not_fit_the_dataset(synthetic_root, tmp_path):
+    result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path / 'work',
+                       '--cfg-options', *small_run_options(synthetic_root, 2, 2),
+                       'model.decode_head.num_classes=4'])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert 'model.decode_head.num_classes=4 but train_dataloader.dataset has 6 classes' \
+        in result.stderr
+    assert 'Traceback' not in output and not (tmp_path / 'work' / 'iter_1.pth').exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('index,skip', [(2, False), (12, True)])
+def test_bad_label_stops_training_naming_the_file(synthetic_root, tmp_path, index, skip):
+    """Label 2 is among the pre-flight's 4 decoded samples; with --skip-preflight
+    (as for a label beyond them) loading the sample names the file (16 iterations
+    of 2 samples visit every one of the 16)."""
+    root, label = faulty_copy(synthetic_root, tmp_path, index)
+    result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path / 'work',
+                       *(['--skip-preflight'] if skip else []),
+                       '--cfg-options', *small_run_options(root, 16, 16)])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert f'{label}: label values' in result.stderr and '[9' in result.stderr
+    assert 'out of bounds' not in output
+    assert ('pre-flight' in result.stderr) == (index == 2 and not skip)
+
+
+@pytest.mark.slow
+def test_test_refuses_a_checkpoint_of_another_model(synthetic_root, tmp_path):
+    import torch
+
+    from mmfreq.apis import build_model_from_config
+
+    other = build_model_from_config(str(ROOT / 'configs' / 'fpn_aa_r50_synthetic.py'))
+    checkpoint = tmp_path / 'other.pth'
+    torch.save({'state_dict': other.state_dict(), 'meta': {}}, checkpoint)
+    options = ['--cfg-options', *small_run_options(synthetic_root, 2, 2)]
+    result = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint,
+                       '--work-dir', tmp_path / 'work', *options])
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert f'checkpoint {checkpoint} does not fit the model EncoderDecoder' in result.stderr
+    assert 'missing keys: backbone.' in result.stderr and '--non-strict' in result.stderr
+    assert not re.search(r'mIoU: \d', result.stdout + result.stderr)
+
+    result = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint, '--non-strict',
+                       '--work-dir', tmp_path / 'work', *options])
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('content', [b'', b'PK\x03\x04 the first bytes of a zip'])
+def test_empty_and_truncated_checkpoints_are_named(synthetic_root, tmp_path, content):
+    checkpoint = tmp_path / 'broken.pth'
+    checkpoint.write_bytes(content)
+    result = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint, '--work-dir',
+                       tmp_path / 'work', '--cfg-options',
+                       *small_run_options(synthetic_root, 2, 2)])
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f'error: cannot load checkpoint {checkpoint} ({len(content)} '
+                                'bytes)'), result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_cfg_options_mistakes_are_named():
+    result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--cfg-options',
+                       'train_cfg.max_iters'])
+    assert result.returncode == 2
+    assert "entry 'train_cfg.max_iters' has no \"=\"" in result.stderr
+    result = run_tool(['tools/test.py', SYNTHETIC_CONFIG, SYNTHETIC_CONFIG, '--cfg-options',
+                       'optim_wraper.optimizer.lr=0.1'])
+    assert result.returncode == 1
+    assert "no top-level key 'optim_wraper'; did you mean 'optim_wrapper'" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_dataset_exit_codes(synthetic_root, synthetic_coco_root, tmp_path):
+    tool = 'tools/misc/check_dataset.py'
+    ade_options = [f'{loader}.dataset.data_root={synthetic_root}'
+                   for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    clean = run_tool([tool, SYNTHETIC_CONFIG, '--cfg-options', *ade_options])
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    assert '0 finding(s)' in clean.stdout and 'decode_head.num_classes=6' in clean.stdout
+
+    coco = run_tool([tool, ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py',
+                     '--cfg-options', *coco_options(synthetic_coco_root)])
+    assert coco.returncode == 0, coco.stdout[-3000:]
+
+    root, label = faulty_copy(synthetic_root, tmp_path)
+    report = tmp_path / 'report.json'
+    faulty = run_tool([tool, SYNTHETIC_CONFIG, '--split', 'train', '--fix-report', report,
+                       '--cfg-options', f'train_dataloader.dataset.data_root={root}'])
+    assert faulty.returncode == 1
+    assert f'ERROR: {label}: label values [99]' in faulty.stdout
+    import json
+    assert [entry['path'] for entry in json.loads(report.read_text())] == [str(label)]

@@ -1,23 +1,36 @@
 """Test a checkpoint: mIoU for segmentors, mAP for detectors, accuracy for classifiers.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--cfg-options key=value ...] [--launcher ...]
+        [--show-dir DIR] [--tta] [--cfg-options key=value ...] [--launcher ...]
+        [--non-strict] [--skip-preflight]
+
+The checkpoint must fit the model exactly unless --non-strict is given.
 """
 import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from mmfreq.apis import (
+    CfgOptionError,
+    CfgOptionsAction,
+    CheckpointError,
+    CheckpointLoadHook,
     DatasetNotFoundError,
+    PreflightError,
     adapt_to_device,
     allow_project_imports,
+    apply_cfg_options,
     build_runner,
     check_dataset_paths,
     default_work_dir,
+    guard_pipelines,
+    preflight,
     set_local_rank,
 )
+from mmfreq.datasets.transforms import SampleError
 from mmfreq.utils.collect_env import MMCVOpsMissingError
 
 
@@ -28,8 +41,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
     parser.add_argument('--show-dir', help='save images with predictions drawn on them here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation with the config's tta_model and tta_pipeline")
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. test_dataloader.batch_size=1')
+    parser.add_argument('--non-strict', action='store_true',
+                        help='load a checkpoint that does not fit the model (missing, '
+                        'unexpected or reshaped keys), e.g. a deliberate partial load')
+    parser.add_argument('--skip-preflight', action='store_true',
+                        help='do not check the data and the heads\' num_classes first')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args(argv)
@@ -49,6 +69,19 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
         hook.enable, hook.out_dir = True, osp.abspath(show_dir)
 
 
+def enable_tta(cfg: Config, config_path: str) -> None:
+    """Test through the config's ``tta_model`` on its ``tta_pipeline``, as
+    mmseg's and mmdet's tools/test.py do with ``--tta``."""
+    missing = [key for key in ('tta_model', 'tta_pipeline') if not cfg.get(key)]
+    if missing:
+        sys.exit(f'error: --tta: {config_path} defines no {" and no ".join(missing)} '
+                 '(mmseg: SegTTAModel with a multi-scale + flip pipeline; mmdet: DetTTAModel, '
+                 'boxes only, not instance masks)')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     set_local_rank(args.local_rank)
@@ -58,10 +91,14 @@ def main(argv=None) -> None:
             sys.exit(f'error: {what} file {path!r} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    try:
+        apply_cfg_options(cfg, args.cfg_options)
+    except CfgOptionError as err:
+        sys.exit(f'error: {err}')
     cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
     cfg.load_from = args.checkpoint
+    if args.tta:
+        enable_tta(cfg, args.config)
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     if args.out:
@@ -73,11 +110,17 @@ def main(argv=None) -> None:
     adapt_to_device(cfg, args.launcher)
 
     try:
+        init_default_scope(cfg.get('default_scope', 'mmengine'))
+        guard_pipelines(cfg, ['test_dataloader'])
         runner = build_runner(cfg)
         check_dataset_paths(cfg, ['test_dataloader'])
-    except (DatasetNotFoundError, MMCVOpsMissingError) as err:
+        if not args.skip_preflight:
+            preflight(cfg, ['test_dataloader'])
+        runner.register_hook(CheckpointLoadHook(args.checkpoint, strict=not args.non_strict))
+        runner.test()
+    except (DatasetNotFoundError, MMCVOpsMissingError, PreflightError, CheckpointError,
+            SampleError) as err:
         sys.exit(f'error: {err}')
-    runner.test()
 
 
 if __name__ == '__main__':

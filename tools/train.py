@@ -2,24 +2,36 @@
 
     python tools/train.py configs/upernet_van_b.py [--work-dir DIR] [--resume [CKPT]]
         [--amp] [--cfg-options key=value ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--skip-preflight]
+
+Before the first step the pre-flight checks the data against the model (see
+docs/reliability.md); every sample that fails to load names its files.
 """
 import argparse
 import os.path as osp
 import sys
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from mmfreq.apis import (
+    CfgOptionError,
+    CfgOptionsAction,
     DatasetNotFoundError,
+    PreflightError,
     adapt_to_device,
     allow_project_imports,
+    apply_cfg_options,
     build_runner,
     check_dataset_paths,
     default_work_dir,
+    guard_pipelines,
     log_model_summary,
+    preflight,
     set_local_rank,
 )
+from mmfreq.datasets.transforms import SampleError
 from mmfreq.utils.collect_env import MMCVOpsMissingError
 
 
@@ -32,8 +44,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='resume from CKPT, or from the latest checkpoint in the work dir '
                         'when no path is given')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--skip-preflight', action='store_true',
+                        help='do not check the data and the heads\' num_classes before training')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     # torch.distributed.launch passes --local-rank (older: --local_rank).
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -48,8 +62,10 @@ def main(argv=None) -> None:
         sys.exit(f'error: config file {args.config!r} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    try:
+        apply_cfg_options(cfg, args.cfg_options)
+    except CfgOptionError as err:
+        sys.exit(f'error: {err}')
     cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
     if args.amp:
         if not torch.cuda.is_available():
@@ -63,13 +79,21 @@ def main(argv=None) -> None:
         cfg.resume, cfg.load_from = True, args.resume
     adapt_to_device(cfg, args.launcher)
 
+    loaders = ['train_dataloader', 'val_dataloader']
     try:
+        init_default_scope(cfg.get('default_scope', 'mmengine'))
+        guard_pipelines(cfg, loaders)
         runner = build_runner(cfg)
         log_model_summary(runner)
-        check_dataset_paths(cfg, ['train_dataloader', 'val_dataloader'])
-    except (DatasetNotFoundError, MMCVOpsMissingError) as err:
+        check_dataset_paths(cfg, loaders)
+        if not args.skip_preflight:
+            preflight(cfg, loaders)
+    except (DatasetNotFoundError, MMCVOpsMissingError, PreflightError) as err:
         sys.exit(f'error: {err}')
-    runner.train()
+    try:
+        runner.train()
+    except SampleError as err:
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

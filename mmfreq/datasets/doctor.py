@@ -24,6 +24,7 @@ import io
 import json
 import os
 import os.path as osp
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class DatasetReport:
         class_counts: Per class name, labelled pixels (segmentation) or
             instances (COCO) in the checked samples.
         findings: The problems, in the order found.
+        decode_seconds: Wall time spent decoding the ``num_checked`` samples.
     """
 
     key: str
@@ -87,6 +89,7 @@ class DatasetReport:
     num_checked: int = 0
     class_counts: Dict[str, int] = field(default_factory=dict)
     findings: List[Finding] = field(default_factory=list)
+    decode_seconds: float = 0.0
 
     @property
     def errors(self) -> List[Finding]:
@@ -311,7 +314,12 @@ def check_seg_pair(img_path: str, label_path: Optional[str], rules: SegLabelRule
         findings.append(Finding(label_path, (
             f'label is {label.shape[1]}x{label.shape[0]} (WxH) but its image {img_path} '
             f'is {image.shape[1]}x{image.shape[0]}')))
-    values, pixels = np.unique(label, return_counts=True)
+    if label.dtype == np.uint8:  # the usual case; bincount is ~8x faster than unique here
+        histogram = np.bincount(label.ravel(), minlength=256)
+        values = np.flatnonzero(histogram)
+        pixels = histogram[values]
+    else:
+        values, pixels = np.unique(label, return_counts=True)
     if values.max() > 255:
         findings.append(Finding(label_path, (
             f'label values {_ranges(values[values > 255].tolist())} do not fit 8 bits: '
@@ -428,8 +436,11 @@ def _check_segmentation(dataset: Any, report: DatasetReport, max_samples: Option
                           dataset.label_map, dataset.ignore_index)
     checked = pairs[:max_samples] if max_samples is not None else pairs
     counts = np.zeros(len(report.classes), np.int64)
-    for pair_findings, pair_counts in _map_checked(
-            check_seg_pair, [(img, label, rules) for img, label in checked], workers, progress):
+    start = time.perf_counter()
+    results = _map_checked(check_seg_pair, [(img, label, rules) for img, label in checked],
+                           workers, progress)
+    report.decode_seconds = time.perf_counter() - start
+    for pair_findings, pair_counts in results:
         findings.extend(pair_findings)
         counts += pair_counts
     report.num_checked = len(checked)
@@ -562,7 +573,10 @@ def _check_coco(dataset: Any, report: DatasetReport, max_samples: Optional[int],
                 findings.append(Finding(path, f'image without an entry in {ann_file}: never '
                                               'read', WARNING))
     checked = tasks[:max_samples] if max_samples is not None else tasks
-    for image_findings in _map_checked(check_coco_image, checked, workers, progress):
+    start = time.perf_counter()
+    results = _map_checked(check_coco_image, checked, workers, progress)
+    report.decode_seconds = time.perf_counter() - start
+    for image_findings in results:
         findings.extend(image_findings)
     report.num_checked = len(checked)
 
