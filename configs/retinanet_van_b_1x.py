@@ -11,6 +11,9 @@ model = dict(
         type='mmfreq.VAN',
         arch='b2',
         drop_path_rate=0.1,
+        # 2 images per GPU: per-GPU BatchNorm statistics would be noisy, so
+        # synchronised, as in the segmentation configs
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
         # ImageNet-1k VAN-B2 from mmpretrain's configs/van/metafile.yml (van-base_3rdparty_in1k,
         # the official weights converted); read strictly at init_weights, cached in $TORCH_HOME.
         init_cfg=dict(type='Pretrained', checkpoint='https://download.openmmlab.com/mmclassification/v0/van/van-base_8xb128_in1k_20220501-6a4cc31b.pth')),  # noqa: E501

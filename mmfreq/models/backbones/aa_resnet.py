@@ -57,6 +57,17 @@ class AAResNet(ResNet):
     (:func:`channels_for_heads`): ResNet-50 with the defaults has d_k / d_v =
     24 / 16, 48 / 24, 104 / 48 in stages 2, 3, 4.
 
+    Against the AA paper (arXiv 1904.09925, Table 2: AA-ResNet-50 25.8M
+    parameters, 8.3 GFLOPs counted as 2 x multiply-adds; ResNet-50 25.6M,
+    8.2): with a 1000-class fc at 224 this model has 4.167 G multiply-adds
+    (8.33 "GFLOPs"; ResNet-50 4.111, 8.22) and 25.13M parameters (ResNet-50
+    25.56M). The FLOPs single out stages 2-4: augmenting stage 1 as well
+    gives 9.78. The parameters cannot reach 25.8M by augmenting 3x3 convs:
+    the paper's own count of an augmented conv's parameter change,
+    F_in F_out (2k + (1 - 3^2) v + v^2 F_out / F_in), is negative for
+    k = 2v = 0.2, and the paper does not say what else its model adds.
+    ``configs/aa_r50_in1k.py`` builds this classifier (docs/model_zoo.md).
+
     Shape:
         (B, 3, H, W) -> stage i: (B, 256 * 2**i, H / 2**(i + 2), W / 2**(i + 2))
         (rounded up, as the plain ResNet).

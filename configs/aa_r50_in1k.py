@@ -1,0 +1,12 @@
+# AA-ResNet-50 ImageNet-1k classification: the AA paper's Table 2 model (the 3x3
+# convs of every bottleneck in stages 2-4 attention-augmented, k = 2v = 0.2, 8
+# heads, 2-D relative logits) on mmpretrain's ResNet-50 recipe (8 GPUs x 32 images,
+# SGD lr 0.1, 100 epochs), not the paper's own. Reported (AA paper, arXiv
+# 1904.09925, Table 2): 77.7 top-1 (ResNet-50: 76.4).
+_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
+# Registers mmfreq's modules and its safe checkpoint loader, also for the host
+# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
+custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
+                      allow_failed_imports=False)
+
+model = dict(backbone=dict(type='mmfreq.AAResNet'))
