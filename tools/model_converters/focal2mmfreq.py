@@ -30,8 +30,13 @@ def main() -> None:
 
     try:
         model = FocalTransformer(args.arch, use_conv_embed=args.use_conv_embed)
+    except ValueError as err:  # an unknown arch
+        sys.exit(f'error: {err}')
+    try:
         new = convert_checkpoint_file(model, model.weight_formats(), args.src, args.dst)
-    except (ValueError, OSError) as err:  # wrong arch, keys or shapes; unreadable file
+    except ValueError as err:  # keys or shapes of another arch, an unreadable file
+        sys.exit(f'error: {args.src} does not fit FocalTransformer arch {args.arch!r}: {err}')
+    except OSError as err:  # no such file, a failed download
         sys.exit(f'error: {err}')
     print(f'wrote {args.dst}; new (fresh): {", ".join(new) or "none"}')
 

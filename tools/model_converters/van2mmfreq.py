@@ -25,8 +25,13 @@ def main() -> None:
 
     try:
         model = VAN(arch=args.arch)
+    except ValueError as err:  # an unknown arch
+        sys.exit(f'error: {err}')
+    try:
         new = convert_checkpoint_file(model, model.weight_formats(), args.src, args.dst)
-    except (ValueError, OSError) as err:  # wrong arch, keys or shapes; unreadable file
+    except ValueError as err:  # keys or shapes of another arch, an unreadable file
+        sys.exit(f'error: {args.src} does not fit VAN arch {args.arch!r}: {err}')
+    except OSError as err:  # no such file, a failed download
         sys.exit(f'error: {err}')
     print(f'wrote {args.dst}; new (fresh): {", ".join(new) or "none"}')
 
