@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
 
 # Run Python with mmcv's compiled ops hidden, as on an mmcv built without them.
@@ -37,6 +39,7 @@ def test_collect_env_gives_the_fix_when_ops_are_missing():
     assert 'PROBLEM:' in result.stdout and 'scripts/build_mmcv.sh' in result.stdout
 
 
+@pytest.mark.slow
 def test_building_a_detector_without_ops_names_the_fix(tmp_path):
     config = tmp_path / 'retinanet_van_b0.py'
     config.write_text(DETECTOR_CONFIG)
@@ -50,6 +53,7 @@ def test_building_a_detector_without_ops_names_the_fix(tmp_path):
     assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_the_same_detector_builds_with_ops_and_then_wants_coco(tmp_path):
     config = tmp_path / 'retinanet_van_b0.py'
     config.write_text(DETECTOR_CONFIG)
