@@ -53,3 +53,17 @@ train_cfg = dict(max_iters=max_iters, val_interval=200)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=200, max_keep_ckpts=2))
+
+# tools/test.py --tta: the test scale x 0.75 / 1 / 1.25, each also flipped;
+# mmseg's SegTTAModel (its default runtime's tta_model) averages the scores.
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(int(256 * r), int(128 * r)), keep_ratio=True)
+         for r in (0.75, 1.0, 1.25)],
+        [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+         dict(type='RandomFlip', prob=1.0, direction='horizontal')],
+        [dict(type='LoadAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]

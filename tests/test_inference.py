@@ -226,3 +226,57 @@ def test_demo_data_is_a_real_photo():
     image = Image.open(photo_path())
     assert image.size == (512, 600) and image.mode == 'RGB'
     assert np.asarray(image).std() > 30  # a picture, not a flat fill
+
+
+def test_tta_without_a_tta_model_is_refused_naming_the_config(tmp_path):
+    """mmdet has no test-time augmentation for instance masks: Mask R-CNN configs have none."""
+    from .conftest import run_tool
+
+    checkpoint = tmp_path / 'any.pth'
+    checkpoint.write_bytes(b'')
+    result = run_tool(['tools/test.py', DET_CONFIG, checkpoint, '--tta'])
+    assert result.returncode == 1
+    assert f'--tta: {DET_CONFIG} defines no tta_model and no tta_pipeline' in result.stderr
+
+
+@pytest.mark.parametrize('name', ['retinanet_van_b_1x.py', 'retinanet_focal_s_3x.py',
+                                  'retinanet_aa_r50_1x.py', 'upernet_van_b.py'])
+def test_full_size_configs_build_their_tta_model(name):
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+
+    cfg = Config.fromfile(ROOT / 'configs' / name)
+    init_default_scope(cfg.default_scope)
+    cfg.tta_model.module = cfg.model
+    model = MODELS.build(cfg.tta_model)
+    assert type(model).__name__ == {'mmdet': 'DetTTAModel', 'mmseg': 'SegTTAModel'}[
+        cfg.default_scope]
+    augment = cfg.tta_pipeline[-1]
+    assert augment.type == 'TestTimeAug' and len(augment.transforms[1]) == 2  # flip or not
+
+
+@pytest.mark.slow
+def test_tta_metric_differs_from_single_scale(synthetic_root, tmp_path):
+    """tools/test.py --tta on the built-in data: 3 scales x 2 flips, its own mIoU."""
+    import re
+
+    from mmengine.runner import save_checkpoint
+
+    from mmfreq.apis import build_model_from_config
+
+    from .conftest import run_tool
+
+    torch.manual_seed(0)  # default initialisation: varied, input-dependent predictions
+    checkpoint = tmp_path / 'seg.pth'
+    save_checkpoint(dict(meta={}, state_dict=build_model_from_config(
+        str(SEG_CONFIG)).state_dict()), str(checkpoint))
+    options = ['--cfg-options', f'test_dataloader.dataset.data_root={synthetic_root}',
+               'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
+    miou = {}
+    for tta in ([], ['--tta']):
+        result = run_tool(['tools/test.py', SEG_CONFIG, checkpoint, '--work-dir',
+                           tmp_path / 'work', *tta, *options])
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        miou[bool(tta)] = float(re.findall(r'mIoU: (\d+\.\d+)', output)[-1])
+    assert miou[True] != miou[False], miou
