@@ -227,3 +227,22 @@ def test_aa_resnet_out_indices_name_the_valid_range():
     model = AAResNet(50, out_indices=-1, stage_with_aa=(False, False, False, True)).eval()
     with torch.no_grad():
         assert shapes(model(torch.randn(1, 3, 64, 64))) == [(1, 2048, 2, 2)]
+
+
+def test_pretrained_argument_means_a_pretrained_init_cfg(tmp_path):
+    """mmdet's Swin and mmseg's ViT take ``pretrained``; mmseg's EncoderDecoder passes it on."""
+    from mmengine.config import ConfigDict
+    from mmseg.models.segmentors import EncoderDecoder
+
+    source = VAN(arch='t').eval()
+    path = tmp_path / 'van_t.pth'
+    torch.save({'state_dict': source.state_dict()}, path)
+    segmentor = EncoderDecoder(
+        backbone=ConfigDict(type='mmfreq.VAN', arch='t'), pretrained=str(path),
+        decode_head=dict(type='FCNHead', in_channels=256, channels=8, num_classes=2,
+                         in_index=3))
+    segmentor.init_weights()
+    assert torch.equal(segmentor.backbone.stages[3].norm.weight, source.stages[3].norm.weight)
+    for build in (VAN, FocalTransformer, FDAMViT):
+        with pytest.raises(ValueError, match='not both'):
+            build(pretrained=str(path), init_cfg=dict(type='Pretrained', checkpoint='x.pth'))

@@ -11,8 +11,12 @@ config without re-reading its arguments:
   ValueError naming the valid range.
 * ``frozen_stages``: -1 freezes nothing, 0 the stem (the first patch
   embedding), k the stem and the first k stages.
+* ``pretrained``: a checkpoint path or URL, the old spelling of
+  ``init_cfg=dict(type='Pretrained', checkpoint=...)`` that mmdet's Swin and
+  mmseg's ViT still take (and mmseg's ``EncoderDecoder(pretrained=...)``
+  hands to its backbone).
 """
-from typing import Dict, Iterable, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
@@ -65,3 +69,20 @@ def freeze(modules: Iterable[nn.Module]) -> None:
         module.eval()
         for param in module.parameters():
             param.requires_grad = False
+
+
+def init_cfg_with_pretrained(pretrained: Optional[str], init_cfg: Optional[dict],
+                             owner: str) -> Optional[dict]:
+    """``init_cfg``, or the Pretrained init_cfg that ``pretrained`` stands for.
+
+    Raises:
+        ValueError: both are given, or ``pretrained`` is not a string.
+    """
+    if pretrained is None:
+        return init_cfg
+    if not isinstance(pretrained, str):
+        raise ValueError(f'{owner}: pretrained={pretrained!r} must be a checkpoint path or URL')
+    if init_cfg is not None:
+        raise ValueError(f'{owner}: give either pretrained={pretrained!r} or init_cfg='
+                         f'{init_cfg}, not both')
+    return dict(type='Pretrained', checkpoint=pretrained)

@@ -25,7 +25,13 @@ from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
 from ..layers import AttInvAttention, FreqScale, add_freq_scale
-from .arguments import arch_from_zoo, check_frozen_stages, freeze, stage_indices
+from .arguments import (
+    arch_from_zoo,
+    check_frozen_stages,
+    freeze,
+    init_cfg_with_pretrained,
+    stage_indices,
+)
 
 
 class FDAMBlock(nn.Module):
@@ -89,7 +95,8 @@ class FDAMViT(BaseModule):
 
     ``img_size``, ``patch_size``, ``in_channels``, ``out_indices``,
     ``qkv_bias``, ``drop_path_rate``, ``with_cp`` and ``init_cfg`` mean what
-    they mean in mmseg's ``VisionTransformer``. Differences: the layout is
+    they mean in mmseg's ``VisionTransformer``, and so does ``pretrained``
+    (``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``). Differences: the layout is
     given by ``arch`` (a dict replaces mmseg's ``embed_dims`` / ``num_layers``
     / ``num_heads`` / ``mlp_ratio``); the default ``out_indices`` are four
     layers (mmseg: the last), and negative indices count from the end in a
@@ -124,6 +131,8 @@ class FDAMViT(BaseModule):
             FDAM, mmfreq or whole mmseg / mmdet model checkpoints, strictly;
             FDAM parameters absent from a DeiT-III file start fresh and are
             logged.
+        pretrained (str, optional): The same as ``init_cfg=dict(type=
+            'Pretrained', checkpoint=pretrained)``, as in mmseg's ViT.
     """
 
     arch_zoo = {
@@ -145,8 +154,8 @@ class FDAMViT(BaseModule):
                  layer_scale_init: float = 1e-4, att_inv: bool = True,
                  freq_scale: bool = True, freq_scale_cfg: dict = dict(),
                  frozen_stages: int = -1, with_cp: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 init_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
+        super().__init__(init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, 'FDAMViT'))
         if not isinstance(arch, dict):
             arch = arch_from_zoo(arch, self.arch_zoo, 'FDAMViT')
         num_layers, embed_dims = arch['num_layers'], arch['embed_dims']

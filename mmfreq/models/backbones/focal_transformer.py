@@ -9,7 +9,7 @@ the official final ``norm``. ``convert_focal_state_dict`` maps official
 checkpoints onto these names (:meth:`FocalTransformer.weight_formats`).
 """
 import re
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -23,7 +23,13 @@ from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
 from ..layers import FocalAttention, FreqScale, add_freq_scale
-from .arguments import arch_from_zoo, check_frozen_stages, freeze, stage_indices
+from .arguments import (
+    arch_from_zoo,
+    check_frozen_stages,
+    freeze,
+    init_cfg_with_pretrained,
+    stage_indices,
+)
 
 
 class PatchEmbed(nn.Module):
@@ -111,8 +117,9 @@ class FocalTransformer(BaseModule):
     raise; the stage layout is given by ``arch`` (a dict replaces Swin's
     ``embed_dims`` / ``depths`` / ``num_heads``); Swin's ``pretrain_img_size``,
     ``patch_size``, ``strides``, ``use_abs_pos_embed``, ``patch_norm``,
-    ``act_cfg``, ``norm_cfg``, ``convert_weights``, ``pretrained`` have no
-    counterpart (Focal's official models fix them).
+    ``act_cfg``, ``norm_cfg``, ``convert_weights`` have no counterpart
+    (Focal's official models fix them). ``pretrained`` means what it means
+    in Swin: ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``.
 
     Args:
         arch (str | dict): 'tiny', 'small', 'base' (also 't', 's', 'b') or a
@@ -147,6 +154,8 @@ class FocalTransformer(BaseModule):
             whole mmdet / mmseg model checkpoint, strictly (a checkpoint of
             another arch is refused, naming the keys; FDAM parameters absent
             from it start fresh and are logged).
+        pretrained (str, optional): The same as ``init_cfg=dict(type=
+            'Pretrained', checkpoint=pretrained)``, as in mmdet's Swin.
 
     Shape:
         (B, 3, H, W) -> stage i: (B, embed_dims * 2**i, ~H / 2**(i + 2), ~W / 2**(i + 2))
@@ -169,8 +178,9 @@ class FocalTransformer(BaseModule):
                  mlp_ratio: float = 4.0, qkv_bias: bool = True, drop_path_rate: float = 0.2,
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3), frozen_stages: int = -1,
                  with_cp: bool = False, fdam: bool = False, freq_scale_cfg: dict = dict(),
-                 init_cfg: dict = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 init_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
+        super().__init__(
+            init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, 'FocalTransformer'))
         if not isinstance(arch, dict):
             arch = arch_from_zoo(arch, self.arch_zoo, 'FocalTransformer')
         depths, num_heads = arch['depths'], arch['num_heads']

@@ -20,7 +20,13 @@ from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_pretrained
 
 from ..layers import LKAAttention
-from .arguments import arch_from_zoo, check_frozen_stages, freeze, stage_indices
+from .arguments import (
+    arch_from_zoo,
+    check_frozen_stages,
+    freeze,
+    init_cfg_with_pretrained,
+    stage_indices,
+)
 
 
 def _bn_affine(bn: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -225,6 +231,9 @@ class VAN(BaseModule):
             or URL[, prefix=...])`` loads the official release, mmpretrain's,
             mmfreq's or a whole mmseg / mmdet / mmpretrain model checkpoint,
             strictly (:func:`mmfreq.utils.load_pretrained_weights`).
+        pretrained (str, optional): The same as ``init_cfg=dict(type=
+            'Pretrained', checkpoint=pretrained)`` (what mmseg's
+            ``EncoderDecoder(pretrained=...)`` passes on).
 
     Shape:
         Input (B, in_channels, H, W); output i: (B, embed_dims[i],
@@ -257,8 +266,9 @@ class VAN(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  norm_cfg: dict = dict(type='BN'),
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+                 init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
+        super().__init__(init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, 'VAN'))
         settings = self._arch_settings(arch)
         self.embed_dims = settings['embed_dims']
         depths = settings['depths']
