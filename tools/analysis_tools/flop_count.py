@@ -92,7 +92,8 @@ def count_complexity(model: nn.Module, inputs: torch.Tensor) -> Dict[str, Any]:
     names = {m: n for n, m in model.named_modules()}
 
     def record_grid(module: nn.Module, args: Sequence[torch.Tensor], output: torch.Tensor) -> None:
-        grids[names[module]] = (output.shape[0], *output.shape[-2:])
+        # int(): under the tracer, sizes are traced tensors
+        grids[names[module]] = tuple(int(s) for s in (output.shape[0], *output.shape[-2:]))
 
     hooks = [m.register_forward_hook(record_grid) for m in model.modules()
              if isinstance(m, AAConv2d)]
