@@ -4,8 +4,9 @@
 
 Times the mmfreq backbone as trained, the same backbone after
 ``switch_to_deploy()`` (BatchNorm and layer scale folded into the convs), and
-mmpretrain's VAN with the identical weights (mmfreq's is converted from it),
-then prints the latency ratios against mmpretrain and the largest output
+mmpretrain's VAN with the identical weights (mmfreq's is converted from it;
+mmpretrain's stage norms get the official LayerNorm eps 1e-6 that mmfreq's
+have), then prints the latency ratios against mmpretrain and the largest output
 difference of each. One JSON line is appended to ``--out``.
 """
 import copy
@@ -30,9 +31,11 @@ def main() -> None:
     from mmpretrain.models.backbones import VAN as MMPretrainVAN
     reference = MMPretrainVAN(arch=MMPRETRAIN_ARCH[args.arch], out_indices=(0, 1, 2, 3))
     reference.init_weights()
+    for module in reference.modules():  # the official stage-norm eps, as mmfreq's
+        if isinstance(module, torch.nn.LayerNorm):
+            module.eps = 1e-6
     ours = VAN(arch=args.arch)
-    state = {f'backbone.{k}': v for k, v in reference.state_dict().items()}
-    ours.load_state_dict(convert_van_state_dict(state), strict=True)
+    ours.load_state_dict(convert_van_state_dict(reference.state_dict()), strict=True)
     fused = copy.deepcopy(ours)
     fused.switch_to_deploy()
     modules = {'mmpretrain': reference, 'mmfreq': ours, 'mmfreq_deploy': fused}
