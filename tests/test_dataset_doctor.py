@@ -1,4 +1,6 @@
 """The dataset doctor on small copies of the built-in data, one fault per copy."""
+import copy
+import functools
 import json
 import shutil
 
@@ -19,6 +21,16 @@ from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES, write_coco
 from .conftest import ROOT, SYNTHETIC_CONFIG
 
 COCO_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: str) -> Config:
+    return Config.fromfile(path)
+
+
+def load_config(path) -> Config:
+    """A private copy of the config (parsing the mmseg/mmdet bases takes seconds)."""
+    return copy.deepcopy(_parsed(str(path)))
 
 
 @pytest.fixture
@@ -45,7 +57,7 @@ def coco(coco_master, tmp_path):
 
 def seg_dataset_cfg(root, split='train'):
     init_default_scope('mmseg')
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    cfg = load_config(SYNTHETIC_CONFIG)
     dataset = cfg[f'{split}_dataloader'].dataset
     dataset.data_root = str(root)
     return cfg, dataset
@@ -53,7 +65,7 @@ def seg_dataset_cfg(root, split='train'):
 
 def coco_dataset_cfg(root, split='train'):
     init_default_scope('mmdet')
-    cfg = Config.fromfile(COCO_CONFIG)
+    cfg = load_config(COCO_CONFIG)
     dataset = cfg[f'{split}_dataloader'].dataset
     dataset.data_root = f'{root}/'
     return cfg, dataset
@@ -210,7 +222,7 @@ def test_heads_against_the_dataset_classes(ade, num_classes):
 
 
 def test_expected_num_classes_skips_the_class_agnostic_rpn():
-    cfg = Config.fromfile(COCO_CONFIG)
+    cfg = load_config(COCO_CONFIG)
     assert expected_num_classes(cfg.model) == [
         ('model.roi_head.bbox_head.num_classes', 4), ('model.roi_head.mask_head.num_classes', 4)]
 

@@ -5,7 +5,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.registry import DATASETS, init_default_scope
 from PIL import Image
 
@@ -14,7 +13,7 @@ from mmfreq.datasets.synthetic_scenes import write_coco
 from mmfreq.datasets.transforms import SampleError
 
 from .conftest import ROOT, SYNTHETIC_CONFIG
-from .test_dataset_doctor import image_path, label_path
+from .test_dataset_doctor import image_path, label_path, load_config
 
 LOADERS = ['train_dataloader', 'val_dataloader']
 
@@ -28,7 +27,7 @@ def ade(synthetic_root, tmp_path):
 
 def seg_config(root):
     init_default_scope('mmseg')
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    cfg = load_config(SYNTHETIC_CONFIG)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = str(root)
     return cfg
@@ -141,7 +140,7 @@ def coco(tmp_path):
 
 def coco_config(root):
     init_default_scope('mmdet')
-    cfg = Config.fromfile(ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py')
+    cfg = load_config(ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = f'{root}/'
     return cfg
