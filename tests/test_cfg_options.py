@@ -2,11 +2,11 @@
 import argparse
 
 import pytest
-from mmengine.config import Config
 
 from mmfreq.apis import CfgOptionError, CfgOptionsAction, apply_cfg_options
 
 from .conftest import SYNTHETIC_CONFIG
+from .test_dataset_doctor import load_config
 
 
 def parse(*options):
@@ -32,7 +32,7 @@ def test_values_parse_as_mmengine_parses_them():
 
 
 def test_misspelt_top_level_key_is_refused_with_the_closest_keys():
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    cfg = load_config(SYNTHETIC_CONFIG)
     with pytest.raises(CfgOptionError, match="no top-level key 'optim_wraper'; did you mean "
                                              "'optim_wrapper'"):
         apply_cfg_options(cfg, {'optim_wraper.optimizer.lr': 0.1})
@@ -40,7 +40,7 @@ def test_misspelt_top_level_key_is_refused_with_the_closest_keys():
 
 
 def test_existing_and_runtime_keys_are_merged():
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    cfg = load_config(SYNTHETIC_CONFIG)
     assert 'find_unused_parameters' not in cfg and 'experiment_name' not in cfg
     apply_cfg_options(cfg, {'optim_wrapper.optimizer.lr': 0.1, 'param_scheduler.1.end': 9,
                             'find_unused_parameters': True, 'experiment_name': 'x',
@@ -51,7 +51,7 @@ def test_existing_and_runtime_keys_are_merged():
 
 
 def test_unknown_key_far_from_any_is_refused_without_suggestion():
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    cfg = load_config(SYNTHETIC_CONFIG)
     with pytest.raises(CfgOptionError) as err:
         apply_cfg_options(cfg, {'zzzz': 1})
     assert "no top-level key 'zzzz'" in str(err.value) and 'did you mean' not in str(err.value)
