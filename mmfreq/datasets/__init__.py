@@ -1,6 +1,9 @@
-"""Small built-in datasets.
+"""Small built-in datasets, and checks of any dataset's files.
 
 ``synthetic_scenes`` writes the files (numpy, Pillow and OpenCV; also a CLI);
 ``synthetic_ade`` reads them as an mmseg dataset and registers it in the
 mmfreq scope, which imports it on first use of ``mmfreq.SyntheticADE20KDataset``.
+``doctor`` checks a config's dataset files (``tools/misc/check_dataset.py``, the
+tools' pre-flight); ``transforms`` holds ``mmfreq.CheckedPipeline``, the
+pipeline wrapper that names the files of a sample that fails to load.
 """

@@ -10,7 +10,7 @@ dataset's pipeline in :class:`CheckedPipeline` (see
     pipeline = [dict(type='mmfreq.CheckedPipeline', transforms=train_pipeline,
                      num_classes=150)]
 """
-from typing import List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -44,7 +44,7 @@ class CheckedPipeline(BaseTransform):
         ignore_index: The label value the loss ignores.
     """
 
-    def __init__(self, transforms: List[Union[dict, callable]],
+    def __init__(self, transforms: List[Union[dict, Callable]],
                  num_classes: Optional[int] = None, ignore_index: int = 255) -> None:
         self.pipeline = Compose(transforms)
         self.num_classes = num_classes
