@@ -72,6 +72,7 @@ def test_aa_conv_counts_the_papers_attention():
     assert type(flops) is int and flops == expected  # a plain int: it goes into JSON
 
 
+@pytest.mark.slow  # traces two full-size backbones: ~20 s on 2 cores
 @pytest.mark.parametrize('build, published', [
     # microsoft/Focal-Transformer README: Focal-T 4.9G at 224
     (lambda: FocalTransformer('tiny', out_indices=(3, )), 4.9e9),
@@ -83,6 +84,7 @@ def test_backbones_reproduce_the_published_flops(build, published):
     assert flops == pytest.approx(published, rel=0.02)
 
 
+@pytest.mark.slow  # builds and traces four models: ~1 minute on 2 cores
 @pytest.mark.parametrize('config, shape', [
     ('fpn_van_t_synthetic.py', (64, 96)),  # segmentor
     ('retinanet_r50_1x.py', (128, 160)),  # one-stage detector
