@@ -15,12 +15,8 @@ from typing import Callable, List, Optional, Union
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
-from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import Registry
 
-# The mmfreq scope's transform registry: a config that selects
-# 'mmfreq.CheckedPipeline' by hand lists this module in its custom_imports.
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmfreq')
+from mmfreq.registry import TRANSFORMS
 
 
 class SampleError(RuntimeError):

@@ -23,12 +23,11 @@ from typing import Dict, List
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 from mmfreq.analysis import layer_statistics
 from mmfreq.analysis.frequency import BANDS
-from mmfreq.apis.runner import check_dataset_paths, replace_sync_bn
+from mmfreq.apis.runner import build_model_from_config, check_dataset_paths
 
 STATISTICS = (*BANDS, 'effective_rank', 'mean_abs_cosine')
 
@@ -36,12 +35,9 @@ STATISTICS = (*BANDS, 'effective_rank', 'mean_abs_cosine')
 def analyse(config: str, checkpoint: str, num_images: int) -> List[Dict[str, float]]:
     """Per-layer statistics, averaged over the images: one dict per layer."""
     cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    replace_sync_bn(cfg._cfg_dict)
     check_dataset_paths(cfg, ['test_dataloader'])
-    model = MODELS.build(cfg.model)
+    model = build_model_from_config(config)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    model.eval()
     layers = getattr(model.backbone, 'layers', None)
     if not isinstance(layers, torch.nn.ModuleList):
         raise ValueError(f'{config}: backbone {type(model.backbone).__name__} has no '
