@@ -31,6 +31,7 @@ from mmfreq.apis import (
     set_local_rank,
 )
 from mmfreq.datasets.transforms import SampleError
+from mmfreq.utils import enable_safe_checkpoint_loading
 from mmfreq.utils.collect_env import MMCVOpsMissingError
 
 
@@ -86,6 +87,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     set_local_rank(args.local_rank)
     allow_project_imports()
+    # mmengine checkpoints (resume, load_from) need it under torch >= 2.6, whatever
+    # the config imports (see mmfreq/safe_loading.py)
+    enable_safe_checkpoint_loading()
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
             sys.exit(f'error: {what} file {path!r} does not exist')

@@ -32,6 +32,7 @@ from mmfreq.apis import (
     set_local_rank,
 )
 from mmfreq.datasets.transforms import SampleError
+from mmfreq.utils import enable_safe_checkpoint_loading
 from mmfreq.utils.collect_env import MMCVOpsMissingError
 
 
@@ -58,6 +59,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     set_local_rank(args.local_rank)
     allow_project_imports()
+    # mmengine checkpoints (resume, load_from) need it under torch >= 2.6, whatever
+    # the config imports (see mmfreq/safe_loading.py)
+    enable_safe_checkpoint_loading()
     if not osp.isfile(args.config):
         sys.exit(f'error: config file {args.config!r} does not exist')
     cfg = Config.fromfile(args.config)
@@ -92,7 +96,7 @@ def main(argv=None) -> None:
         sys.exit(f'error: {err}')
     try:
         runner.train()
-    except SampleError as err:
+    except (SampleError, ConnectionError) as err:  # a bad sample; weights not downloaded
         sys.exit(f'error: {err}')
 
 
