@@ -6,7 +6,10 @@ import torch.nn as nn
 
 from mmfreq.models.backbones import VAN, convert_van_state_dict
 
-# Official parameter counts without the 1000-class head (DESIGN.md §4).
+# Parameters of the official VAN without its 1000-class head, counted from the
+# official model (Visual-Attention-Network/VAN-Classification, models/van.py; the
+# shapes are in tests/data/official_keys/van_b*_official.json). With the head:
+# 4.11 / 13.86 / 26.58 / 44.77 M, as mmpretrain's configs/van/metafile.yml lists.
 OFFICIAL_PARAMS = {'b0': 3_848_800, 'b1': 13_348_800, 'b2': 26_065_472, 'b3': 44_252_608}
 
 # mmpretrain -> official VAN key fragments; tests/test_scripts.py builds its official-layout
