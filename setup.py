@@ -68,6 +68,7 @@ if __name__ == '__main__':
         extras_require={
             'mim': read_requirements('mminstall.txt'),
             'tests': read_requirements('tests.txt'),
+            'deploy': read_requirements('deploy.txt'),
             'cpu': read_requirements('torch.txt'),
         },
         license='Apache License 2.0',
