@@ -12,6 +12,7 @@ from .conftest import ROOT, run_tool, small_run_options
 CONFIG = ROOT / 'projects' / 'example_project' / 'configs' / 'fpn_tiny_fdam_synthetic.py'
 
 
+@pytest.mark.slow
 def test_train_then_test_through_the_tools(synthetic_root, tmp_path):
     work_dir = tmp_path / 'work'
     options = small_run_options(synthetic_root, 4, 4)
