@@ -1,0 +1,166 @@
+"""tools/deployment/pytorch2onnx.py: every backbone family exports and its
+ONNX file agrees with PyTorch in onnxruntime (the tool's own check, < 1e-4)."""
+import importlib.util
+import re
+
+import pytest
+
+from .conftest import ROOT, run_tool
+
+pytest.importorskip('onnxruntime')
+
+TOOL = 'tools/deployment/pytorch2onnx.py'
+VAN = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
+FDAM = ROOT / 'configs' / 'fpn_fdam_vit_synthetic.py'
+AA = ROOT / 'configs' / 'fpn_aa_r50_synthetic.py'
+DET = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
+CLS = ROOT / 'configs' / 'van_b_in1k.py'
+
+
+def small_focal_config(tmp_path) -> str:
+    """UperNet + a two-blocks-per-stage Focal Transformer of width 32."""
+    path = tmp_path / 'upernet_focal_small.py'
+    path.write_text(
+        f"_base_ = '{ROOT / 'configs' / 'upernet_focal_t.py'}'\n"
+        "model = dict(backbone=dict(arch=dict(_delete_=True, embed_dims=32, depths=(1, 1, 2, 1), "
+        "num_heads=(1, 2, 4, 8)), init_cfg=None))\n")
+    return str(path)
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('pytorch2onnx', ROOT / TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def export_and_check(tmp_path, config, *options) -> str:
+    """Run the tool; return its output after asserting every check passed."""
+    out = tmp_path / 'model.onnx'
+    result = run_tool([TOOL, config, '--out', out, *options])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    diffs = [float(d) for d in re.findall(r'max abs diff (\S+) ', result.stdout)]
+    assert len(diffs) >= 2 and max(diffs) <= 1e-4, result.stdout  # random + photo
+    assert out.stat().st_size > 10_000
+    return result.stdout
+
+
+def test_van_segmentor_logits_at_full_resolution(tmp_path):
+    """In-process: the graph's output is the segmentor's logits at input size."""
+    import numpy as np
+    import onnxruntime
+
+    tool = load_tool()
+    out = str(tmp_path / 'van.onnx')
+    tool.main([str(VAN), '--shape', '64', '96', '--out', out])
+    session = onnxruntime.InferenceSession(out, providers=['CPUExecutionProvider'])
+    (logits,) = session.run(None, {'image': np.zeros((1, 3, 64, 96), np.float32)})
+    assert logits.shape == (1, 6, 64, 96)
+    assert [o.name for o in session.get_outputs()] == ['seg_logits']
+
+
+def test_the_graph_folds_in_the_data_preprocessor(tmp_path):
+    """BGR 0-255 in: the same logits as the segmentor given the preprocessed RGB input."""
+    import numpy as np
+    import onnxruntime
+    import torch
+    import torch.nn.functional as F
+
+    tool = load_tool()
+    module, host = tool.build(str(VAN), None, backbone_only=False)
+    out = str(tmp_path / 'van.onnx')
+    tool.export(module, (64, 64), out, dynamic=False, opset=17)
+    bgr = np.random.default_rng(1).uniform(0, 255, (1, 3, 64, 64)).astype(np.float32)
+    model = module.model
+    rgb = torch.from_numpy(bgr[:, ::-1].copy())
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)  # mmseg's ADE20K values
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = F.interpolate(model.decode_head(model.extract_feat((rgb - mean) / std)),
+                                 size=(64, 64), mode='bilinear', align_corners=False)
+    session = onnxruntime.InferenceSession(out, providers=['CPUExecutionProvider'])
+    (got,) = session.run(None, {'image': bgr})
+    assert host == 'mmseg'
+    assert np.abs(got - expected.numpy()).max() < 1e-4
+
+
+AA_EXPORT_BUG = pytest.mark.xfail(
+    reason='AAConv2d exports to a graph that onnxruntime evaluates differently from PyTorch '
+    '(about 1 on a single layer at random init, ~1e-4 on the whole untrained segmentor, '
+    'where the attention branch is small): the cause is not found yet', strict=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('shape', [(64, 64), (96, 128)])
+@pytest.mark.parametrize('family', ['van', 'fdam_vit',
+                                    pytest.param('aa_resnet', marks=AA_EXPORT_BUG), 'focal'])
+def test_every_backbone_family_exports_at_two_sizes(tmp_path, family, shape):
+    config = {'van': VAN, 'fdam_vit': FDAM, 'aa_resnet': AA}.get(family)
+    options = ['--shape', *map(str, shape)]
+    if family == 'focal':
+        config = small_focal_config(tmp_path)
+        options.append('--backbone-only')
+    output = export_and_check(tmp_path, config, *options)
+    assert 'photo input 1x3x' in output
+
+
+@pytest.mark.slow
+def test_van_backbone_exports_with_dynamic_shapes(tmp_path):
+    output = export_and_check(tmp_path, VAN, '--shape', '64', '64', '--dynamic',
+                              '--backbone-only')
+    assert 'random 96x128 input 1x3x96x128' in output
+    assert 'random batch of 2 input 2x3x64x64' in output
+
+
+@pytest.mark.slow
+def test_semantic_fpn_refuses_dynamic_export_naming_mmseg_resize(tmp_path):
+    """mmseg's FPN head upsamples to sizes it reads as Python ints."""
+    result = run_tool([TOOL, VAN, '--shape', '64', '64', '--dynamic', '--out',
+                       tmp_path / 'van.onnx'])
+    assert result.returncode == 1
+    assert 'the exported graph does not follow a random 96x128 input' in result.stderr
+    assert re.search(r'/mmseg/models/utils/wrappers\.py:\d+', result.stderr)
+
+
+@pytest.mark.slow
+def test_fdam_refuses_dynamic_export_naming_the_fft(tmp_path):
+    result = run_tool([TOOL, FDAM, '--shape', '64', '64', '--dynamic', '--out',
+                       tmp_path / 'fdam.onnx'])
+    assert result.returncode == 1
+    assert '--dynamic: FreqScale (model.backbone.' in result.stderr
+    assert 'aten::fft_rfft2' in result.stderr and 'Drop --dynamic' in result.stderr
+
+
+@pytest.mark.slow
+def test_focal_refuses_dynamic_export_naming_the_code(tmp_path):
+    result = run_tool([TOOL, small_focal_config(tmp_path), '--shape', '64', '64', '--dynamic',
+                       '--backbone-only', '--out', tmp_path / 'focal.onnx'])
+    assert result.returncode == 1
+    assert 'the exported graph does not follow a random 96x128 input' in result.stderr
+    assert 'exports for one fixed shape only: drop --dynamic' in result.stderr
+    # the operations fixed at trace time are named by their source lines
+    assert re.search(r'mmfreq/models/layers/focal_attention\.py:\d+', result.stderr)
+
+
+@pytest.mark.slow
+def test_detector_exports_its_backbone_and_says_what_it_does_not(tmp_path):
+    result = run_tool([TOOL, DET, '--shape', '64', '64', '--out', tmp_path / 'det.onnx'])
+    assert result.returncode == 1
+    assert 'a detector (mmdet) is exported with --backbone-only only' in result.stderr
+    assert 'MMDeploy' in result.stderr
+    output = export_and_check(tmp_path, DET, '--shape', '64', '64', '--backbone-only')
+    assert 'feat0' in output and 'feat3' in output
+
+
+@pytest.mark.slow
+def test_classifier_scores(tmp_path):
+    output = export_and_check(tmp_path, CLS, '--shape', '64', '64')
+    assert 'cls_score' in output
+
+
+def test_a_missing_checkpoint_is_named(tmp_path):
+    result = run_tool([TOOL, VAN, str(tmp_path / 'none.pth'), '--shape', '64', '64',
+                       '--out', tmp_path / 'x.onnx'])
+    assert result.returncode == 1
+    assert 'none.pth' in result.stderr and 'does not exist' in result.stderr
