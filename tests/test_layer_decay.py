@@ -46,7 +46,9 @@ def test_lr_decays_by_layer_and_custom_keys_still_apply():
     # FreqScale: lr_mult 2 times the layer's scale; the neck's at the base lr
     assert lr['backbone.layers.1.attn_freq_scale.basis'] == pytest.approx(2 * base * rate**3)
     assert lr['neck.freq_scales.0.basis'] == pytest.approx(2 * base)
-    assert wd['backbone.pos_embed'] == 0 and wd['backbone.layers.2.gamma_1'] == 0
+    # the official FDAM config exempts only pos_embed, cls_token and norms from decay
+    assert wd['backbone.pos_embed'] == 0 and wd['backbone.layers.2.norm1.weight'] == 0
+    assert wd['backbone.layers.2.gamma_1'] == pytest.approx(cfg.optimizer.weight_decay)
     assert wd['backbone.layers.2.attn.qkv.weight'] == pytest.approx(cfg.optimizer.weight_decay)
 
 
