@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from mmfreq.testing.reference import textbook_aa_conv as reference_aa_conv
 from mmfreq.models.layers import AAConv2d
+from mmfreq.testing.reference import textbook_aa_conv as reference_aa_conv
 
 
 @pytest.mark.parametrize('size,stride', [((7, 7), 1), ((5, 9), 1), ((11, 6), 2),

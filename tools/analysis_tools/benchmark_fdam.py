@@ -9,18 +9,21 @@ AttInv, ViT + FreqScale, FDAM-ViT (both) and FDAM-ViT whose attention is the
 textbook formula (softmax(QK^T / sqrt(d)) materialised as an N x N matrix,
 then AttInv), with ratios against the plain ViT. One JSON line goes to --out.
 """
-import argparse
 import functools
 import os
-import platform
-import time
 
 import torch
 import torch.nn as nn
+from benchmark_harness import (
+    benchmark_parser,
+    compare_models,
+    print_comparison,
+    save_record,
+    start_record,
+)
 
-from benchmark_harness import append_result, compare_models, print_comparison
-from mmfreq.testing.reference import MaterialisedAttInvAttention
 from mmfreq.models import FDAMViT
+from mmfreq.testing.reference import MaterialisedAttInvAttention
 
 
 def build(arch: str, att_inv: bool, freq_scale: bool, materialised: bool = False) -> nn.Module:
@@ -35,14 +38,10 @@ def build(arch: str, att_inv: bool, freq_scale: bool, materialised: bool = False
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, 'benchmarks/results/fdam.jsonl')
     parser.add_argument('--arch', default='base')
     parser.add_argument('--sizes', type=int, nargs='+', default=[512, 1024])
-    parser.add_argument('--iters', type=int, default=3)
-    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
-    parser.add_argument('--out', default='benchmarks/results/fdam.jsonl')
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
 
     builders = {
         'vit': functools.partial(build, args.arch, False, False),
@@ -51,12 +50,9 @@ def main() -> None:
         'fdam_vit': functools.partial(build, args.arch, True, True),
         'fdam_vit_materialised': functools.partial(build, args.arch, True, True, True),
     }
-    record = dict(arch=args.arch, device=platform.processor() or platform.machine(),
-                  threads=args.threads, torch=torch.__version__,
-                  time=time.strftime('%Y-%m-%dT%H:%M:%S'),
-                  # glibc malloc settings change how often freed activations are
-                  # page-faulted back in, a visible share of a CPU forward
-                  glibc_tunables=os.environ.get('GLIBC_TUNABLES'))
+    # glibc malloc settings change how often freed activations are page-faulted
+    # back in, a visible share of a CPU forward
+    record = start_record(args, arch=args.arch, glibc_tunables=os.environ.get('GLIBC_TUNABLES'))
     for size in args.sizes:
         with torch.no_grad():
             x = torch.randn(1, 3, size, size)
@@ -71,8 +67,7 @@ def main() -> None:
         print(f'  fast / materialised AttInv: latency x{latency_ratio:.2f}, '
               f'peak memory x{memory_ratio:.2f}')
         record[str(size)] = dict(results=results, fast_vs_materialised_max_abs_diff=diff)
-    append_result(args.out, record)
-    print(f'appended to {args.out}')
+    save_record(args, record)
 
 
 if __name__ == '__main__':
