@@ -30,7 +30,7 @@ fi
 # 3. The rest of the stack (with --with-tests also the test and ONNX tools),
 # skipped when every requirement is already installed: then no package index
 # is asked anything.
-reqs=(requirements/build.txt requirements/mminstall.txt requirements/runtime.txt)
+reqs=(requirements/build.txt requirements/tested.txt requirements/runtime.txt)
 [ "${1:-}" = "--with-tests" ] && reqs+=(requirements/tests.txt requirements/deploy.txt)
 if "$PY" scripts/requirements_met.py "${reqs[@]}"; then
     step "the OpenMMLab stack is present (${reqs[*]})"

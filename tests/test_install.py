@@ -43,7 +43,7 @@ def test_requirement_files_are_read_with_comments_and_includes(tmp_path):
 def test_this_machine_has_every_requirement_of_the_test_command():
     """What makes install_deps.sh skip pip on a second run here."""
     result = run_tool(['scripts/requirements_met.py', *(
-        f'requirements/{name}.txt' for name in ('build', 'mminstall', 'runtime', 'tests',
+        f'requirements/{name}.txt' for name in ('build', 'tested', 'runtime', 'tests',
                                                 'deploy', 'mim'))])
     assert result.returncode == 0, result.stdout
 

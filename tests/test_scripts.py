@@ -4,21 +4,12 @@ import json
 import torch
 
 from .conftest import ROOT, SYNTHETIC_CONFIG, run_tool
-from .test_van import MMPRETRAIN_TO_OFFICIAL, randomize_
+from .test_pretrained import release_tensors, save_release
 
 
 def official_van_b0_checkpoint(path) -> None:
-    """An official-layout VAN-B0 checkpoint, made from mmpretrain's VAN-tiny."""
-    from mmpretrain.models.backbones import VAN as MMPretrainVAN
-
-    state = {}
-    for key, value in randomize_(MMPretrainVAN(arch='tiny')).state_dict().items():
-        key = key.replace('blocks', 'block', 1) if key.startswith('blocks') else key
-        for old, new in MMPRETRAIN_TO_OFFICIAL:
-            key = key.replace(old, new)
-        state[key] = value
-    state['head.weight'], state['head.bias'] = torch.zeros(1000, 256), torch.zeros(1000)
-    torch.save({'state_dict': state}, path)
+    """A file named and shaped as the official VAN-B0 release (random values)."""
+    save_release(*release_tensors('van_b0_official'), path)
 
 
 def test_converter_output_loads_through_init_cfg(tmp_path):

@@ -12,15 +12,6 @@ from mmfreq.models.backbones import VAN, convert_van_state_dict
 # 4.11 / 13.86 / 26.58 / 44.77 M, as mmpretrain's configs/van/metafile.yml lists.
 OFFICIAL_PARAMS = {'b0': 3_848_800, 'b1': 13_348_800, 'b2': 26_065_472, 'b3': 44_252_608}
 
-# mmpretrain -> official VAN key fragments; tests/test_scripts.py builds its official-layout
-# file with them (tests/test_pretrained.py uses fixtures of the official names instead).
-MMPRETRAIN_TO_OFFICIAL = (
-    ('.projection.', '.proj.'),
-    ('spatial_gating_unit.DW_conv.', 'spatial_gating_unit.conv0.'),
-    ('spatial_gating_unit.DW_D_conv.', 'spatial_gating_unit.conv_spatial.'),
-    ('mlp.dwconv.', 'mlp.dwconv.dwconv.'),
-)
-
 # The official VAN's stage norms: partial(nn.LayerNorm, eps=1e-6)
 # (Visual-Attention-Network/VAN-Classification models/van.py, van_b0..van_b3).
 OFFICIAL_STAGE_NORM_EPS = 1e-6
