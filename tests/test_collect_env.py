@@ -51,15 +51,3 @@ def test_building_a_detector_without_ops_names_the_fix(tmp_path):
     assert 'compiled ops (mmcv._ext)' in result.stderr
     assert 'scripts/build_mmcv.sh' in result.stderr
     assert 'Traceback' not in result.stderr
-
-
-@pytest.mark.slow
-def test_the_same_detector_builds_with_ops_and_then_wants_coco(tmp_path):
-    config = tmp_path / 'retinanet_van_b0.py'
-    config.write_text(DETECTOR_CONFIG)
-    result = subprocess.run([sys.executable, str(ROOT / 'tools' / 'train.py'), str(config)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1
-    assert 'model built: RetinaNet, backbone VAN, 80 classes' in output
-    assert "folder 'data/coco/' does not exist" in output

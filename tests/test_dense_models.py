@@ -42,6 +42,7 @@ def det_samples(batch: int):
     return samples
 
 
+@pytest.mark.slow  # full-size models, seconds each to build and run on a CPU
 @pytest.mark.parametrize('name', ['upernet_fdam_vit_b.py', 'mask_rcnn_fdam_vit_b_1x.py',
                                   'mask_rcnn_focal_t_1x.py', 'retinanet_focal_t_1x.py',
                                   'retinanet_aa_r50_1x.py', 'upernet_aa_r50.py'])

@@ -6,8 +6,6 @@ import torch
 
 from mmfreq.models import FocalTransformer, convert_focal_state_dict
 
-from .conftest import ROOT, run_tool
-
 # Official Focal-T without its classifier: 28.88 M in microsoft/Focal-Transformer's README
 # less the 768 x 1000 + 1000 head (shapes: tests/data/official_keys/focal_tiny_official.json).
 OFFICIAL_TINY_PARAMS = 28_111_380
@@ -65,15 +63,6 @@ def test_frozen_stages_and_checkpointed_training():
 def test_unknown_arch_lists_the_choices():
     with pytest.raises(ValueError, match="unknown arch 'huge'.*tiny"):
         FocalTransformer('huge')
-
-
-def test_config_asks_for_coco_by_name(tmp_path):
-    result = run_tool(['tools/train.py', ROOT / 'configs' / 'mask_rcnn_focal_t_1x.py',
-                       '--work-dir', tmp_path], cwd=tmp_path)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
-    assert 'model built: MaskRCNN, backbone FocalTransformer, 80 classes' in output
-    assert 'data/coco/' in output
 
 
 def test_fdam_plug_in_adds_only_fdam_parameters_and_starts_close(tmp_path):

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import ROOT, small_run_options
@@ -19,6 +20,7 @@ def test_mim_lists_mmfreq():
     assert any(line.split()[:1] == ['mmfreq'] for line in result.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_mim_train_finds_config_and_tool_by_name(synthetic_root, tmp_path):
     work_dir = tmp_path / 'work'
     result = mim('train', 'mmfreq', 'fpn_van_t_synthetic.py', '--work-dir', str(work_dir),

@@ -1,6 +1,7 @@
 """The converter and benchmark scripts, run as a user runs them."""
 import json
 
+import pytest
 import torch
 
 from .conftest import ROOT, SYNTHETIC_CONFIG, run_tool
@@ -36,6 +37,7 @@ def test_converter_names_the_misfit_of_another_arch(tmp_path):
     assert not (tmp_path / 'x.pth').exists()
 
 
+@pytest.mark.slow
 def test_van_benchmark_writes_its_ratios(tmp_path):
     out = tmp_path / 'van.jsonl'
     result = run_tool(['tools/analysis_tools/benchmark_van.py', '--arch', 'b0', '--size', '64',
@@ -46,6 +48,7 @@ def test_van_benchmark_writes_its_ratios(tmp_path):
     assert max(record['max_abs_diff'].values()) < 1e-4
 
 
+@pytest.mark.slow
 def test_config_benchmark_writes_params_and_flops(tmp_path):
     out = tmp_path / 'bench.jsonl'
     result = run_tool(['tools/analysis_tools/benchmark.py', SYNTHETIC_CONFIG, '--shape', '64',
