@@ -129,8 +129,10 @@ class AAConv2d(nn.Module):
         queries, keys = self.augmented_queries_and_keys(q, k)
         # PyTorch's fused (flash) kernels need one head size for q, k and v, else
         # SDPA falls back to materialising the HW x HW matrix: zero-pad all three
-        # to a multiple of 8 and keep the value channels of the output.
-        size = -(-queries.shape[-1] // 8) * 8
+        # to a multiple of 8 and keep the value channels of the output. (Rounded up
+        # with non-negative integers: ONNX's integer Div truncates, so a traced
+        # -(-n // 8) would round down there and crop instead of pad.)
+        size = (queries.shape[-1] + 7) // 8 * 8
         queries, keys = (F.pad(t, (0, size - t.shape[-1])) for t in (queries, keys))
         out = F.scaled_dot_product_attention(
             queries, keys, F.pad(v, (0, size - v.shape[-1])), scale=1.0)[..., :v.shape[-1]]
