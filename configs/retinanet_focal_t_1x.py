@@ -4,7 +4,12 @@
 # 1e-4, wd 0.05, multi-scale training (shorter side 480-800, longer at most 1333),
 # 500 warm-up iterations. mmdet's Swin RetinaNet config uses SGD and one scale.
 # Reported in the Focal paper: 43.7 box AP.
-_base_ = 'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::swin/retinanet_swin-t-p4-w7_fpn_1x_coco.py',
+    # tools/test.py --tta: mmdet's RetinaNet TTA (3 scales x flip, boxes merged by
+    # NMS), which mmdet's RetinaNet-R50 configs have and its Swin one lacks
+    'mmdet::retinanet/retinanet_tta.py',
+]
 # Registers mmfreq's modules and its safe checkpoint loader, also for the host
 # toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
 custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
@@ -43,21 +48,4 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
     dict(type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11], gamma=0.1),
-]
-
-# tools/test.py --tta: mmdet's RetinaNet TTA (configs/retinanet/retinanet_tta.py
-# in mmdet): three scales, each also flipped, boxes merged by NMS.
-tta_model = dict(
-    type='DetTTAModel',
-    tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='TestTimeAug', transforms=[
-        [dict(type='Resize', scale=scale, keep_ratio=True)
-         for scale in ((1333, 800), (666, 400), (2000, 1200))],
-        [dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=0.0)],
-        [dict(type='LoadAnnotations', with_bbox=True)],
-        [dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                                               'scale_factor', 'flip', 'flip_direction'))],
-    ]),
 ]

@@ -26,20 +26,3 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.),
                                     'layer_scale': dict(decay_mult=0.)}))
-
-# tools/test.py --tta: mmdet's RetinaNet TTA (configs/retinanet/retinanet_tta.py
-# in mmdet): three scales, each also flipped, boxes merged by NMS.
-tta_model = dict(
-    type='DetTTAModel',
-    tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='TestTimeAug', transforms=[
-        [dict(type='Resize', scale=scale, keep_ratio=True)
-         for scale in ((1333, 800), (666, 400), (2000, 1200))],
-        [dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=0.0)],
-        [dict(type='LoadAnnotations', with_bbox=True)],
-        [dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                                               'scale_factor', 'flip', 'flip_direction'))],
-    ]),
-]
