@@ -57,6 +57,7 @@ def test_sixteen_bit_images_are_scaled(tmp_path):
     assert note == '16-bit scaled to 8-bit, grayscale repeated to 3 channels'
 
 
+@pytest.mark.slow  # a subprocess run of the tool
 def test_unreadable_files_and_empty_folders_are_named(tmp_path):
     (tmp_path / 'bad.jpg').write_bytes(b'not an image')
     result = run_tool([DEMO, tmp_path / 'bad.jpg', SYNTHETIC_CONFIG, '--out-dir', tmp_path])

@@ -228,6 +228,7 @@ def test_demo_data_is_a_real_photo():
     assert np.asarray(image).std() > 30  # a picture, not a flat fill
 
 
+@pytest.mark.slow  # a subprocess run of the tool
 def test_tta_without_a_tta_model_is_refused_naming_the_config(tmp_path):
     """mmdet has no test-time augmentation for instance masks: Mask R-CNN configs have none."""
     from .conftest import run_tool

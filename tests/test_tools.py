@@ -115,6 +115,7 @@ def test_corrupt_image_is_named(synthetic_root, tmp_path):
         dataset[index]
 
 
+@pytest.mark.slow  # a subprocess run of the tool
 def test_amp_on_cpu_is_refused_clearly(synthetic_root):
     pytest.importorskip('torch')
     import torch
