@@ -22,6 +22,7 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_collect_env_reports_versions_and_ops():
     result = python('from mmfreq.utils.collect_env import main; '
                     'raise SystemExit(main(["--check"]))')
@@ -31,6 +32,7 @@ def test_collect_env_reports_versions_and_ops():
     assert 'mmcv ops' in result.stdout and 'loaded' in result.stdout
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_collect_env_gives_the_fix_when_ops_are_missing():
     result = python(WITHOUT_OPS + 'from mmfreq.utils.collect_env import main; '
                     'raise SystemExit(main(["--check"]))')

@@ -173,6 +173,7 @@ def test_classifier_scores(tmp_path):
     assert 'cls_score' in output
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_a_missing_checkpoint_is_named(tmp_path):
     result = run_tool([TOOL, VAN, str(tmp_path / 'none.pth'), '--shape', '64', '64',
                        '--out', tmp_path / 'x.onnx'])

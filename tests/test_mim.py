@@ -14,6 +14,7 @@ def mim(*args: str, cwd=None) -> subprocess.CompletedProcess:
                           timeout=600, cwd=cwd)
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_mim_lists_mmfreq():
     result = mim('list')
     assert result.returncode == 0, result.stderr

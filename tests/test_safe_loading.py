@@ -38,6 +38,7 @@ def probe(statements: str) -> tuple:
     return before, after
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_importing_mmfreq_and_building_a_model_changes_nothing_in_mmengine():
     before, after = probe('''
 import mmfreq
@@ -48,6 +49,7 @@ MODELS.build(dict(type='mmfreq.VAN', arch='b0'))
     assert before == after
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_safe_loading_module_turns_the_loader_on():
     before, after = probe('''
 import mmfreq.safe_loading
@@ -58,6 +60,7 @@ assert CheckpointLoader._get_checkpoint_loader('work_dirs/x.pth') is load_from_l
     assert 'load_from_local_safely' in after and 'load_from_local_safely' not in before
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_an_mmfreq_config_turns_the_loader_on_when_read():
     before, after = probe(f'''
 from mmengine.config import Config

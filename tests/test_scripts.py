@@ -13,6 +13,7 @@ def official_van_b0_checkpoint(path) -> None:
     save_release(*release_tensors('van_b0_official'), path)
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_converter_output_loads_through_init_cfg(tmp_path):
     from mmfreq.models.backbones import VAN
 
@@ -26,6 +27,7 @@ def test_converter_output_loads_through_init_cfg(tmp_path):
     assert set(converted) == set(model.state_dict())
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_converter_names_the_misfit_of_another_arch(tmp_path):
     src = tmp_path / 'van_b0.pth'
     official_van_b0_checkpoint(src)

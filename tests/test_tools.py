@@ -53,6 +53,7 @@ def test_missing_dataset_fails_after_building_the_real_model(tmp_path, config, m
     assert 'Traceback' not in output
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_missing_config_is_named(tmp_path):
     result = run_tool(['tools/train.py', tmp_path / 'nope.py'])
     assert result.returncode == 1
