@@ -1,16 +1,11 @@
 """Peak-memory measurement sees a pass's own allocation, not earlier ones."""
 import functools
-import sys
 
 import pytest
 import torch
 import torch.nn as nn
 
-from .conftest import ROOT
-
-# The benchmark scripts' shared module lives beside them, not in the package.
-sys.path.insert(0, str(ROOT / 'tools' / 'analysis_tools'))
-from benchmark_harness import peak_memory_mb  # noqa: E402
+from mmfreq.analysis.benchmarking import peak_memory_mb
 
 
 class Allocates(nn.Module):

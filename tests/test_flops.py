@@ -1,23 +1,18 @@
 """FLOP counting with attention: each handle against an independent count,
 the papers' backbone numbers, and every kind of model the configs build."""
-import sys
-
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer
 
+from mmfreq.analysis.flops import ATTENTION_HANDLES, count_complexity
 from mmfreq.apis import build_model_from_config
 from mmfreq.models import FDAMViT, FocalTransformer
 from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention
 from mmfreq.testing.reference import MaterialisedAttInvAttention
 
 from .conftest import ROOT
-
-# The benchmark scripts' modules live beside them, not in the package.
-sys.path.insert(0, str(ROOT / 'tools' / 'analysis_tools'))
-from flop_count import ATTENTION_HANDLES, count_complexity  # noqa: E402
 
 
 def counted(module: nn.Module, *inputs: torch.Tensor) -> FlopAnalyzer:

@@ -6,7 +6,8 @@ from mmengine.runner import Runner
 from torch import nn
 
 from mmfreq.apis import CheckpointError, CheckpointLoadHook, build_model_from_config
-from mmfreq.apis.runner import CPURunner, explain_missing_ops, state_dict_mismatch
+from mmfreq.apis.runner import CPURunner, explain_missing_ops
+from mmfreq.engine.checkpoint_hook import state_dict_mismatch
 
 
 class Toy(BaseModel):

@@ -1,9 +1,9 @@
+from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
+
 from .inference import inference_model, init_model
 from .runner import (
     CfgOptionError,
     CfgOptionsAction,
-    CheckpointError,
-    CheckpointLoadHook,
     DatasetNotFoundError,
     PreflightError,
     adapt_to_device,

@@ -4,7 +4,7 @@
     python tools/analysis_tools/benchmark.py configs/mask_rcnn_focal_t_1x.py \
         --shape 1280 800 --flops-only --out benchmarks/results/flops.jsonl
 
-FLOPs count attention (``flop_count.py``: one multiply-add is one FLOP, as
+FLOPs count attention (``mmfreq/analysis/flops.py``: one multiply-add is one FLOP, as
 mmengine, fvcore and mmdet's ``get_flops`` count); detectors are counted with
 their heads on the RPN's proposals, as ``get_flops`` does. One JSON line per
 run is appended to ``--out``.
@@ -12,15 +12,15 @@ run is appended to ``--out``.
 import functools
 
 import torch
-from benchmark_harness import (
+
+from mmfreq.analysis.benchmarking import (
     benchmark_parser,
     compare_latency,
     peak_memory_mb,
     save_record,
     start_record,
 )
-from flop_count import count_complexity
-
+from mmfreq.analysis.flops import count_complexity
 from mmfreq.apis import build_model_from_config
 
 

@@ -18,14 +18,14 @@ import math
 
 import torch
 import torch.nn as nn
-from benchmark_harness import (
+
+from mmfreq.analysis.benchmarking import (
     benchmark_parser,
     compare_models,
     print_comparison,
     save_record,
     start_record,
 )
-
 from mmfreq.models import AAResNet
 from mmfreq.models.layers import AAConv2d
 from mmfreq.testing.reference import TextbookAAConv2d

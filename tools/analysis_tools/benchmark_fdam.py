@@ -14,14 +14,14 @@ import os
 
 import torch
 import torch.nn as nn
-from benchmark_harness import (
+
+from mmfreq.analysis.benchmarking import (
     benchmark_parser,
     compare_models,
     print_comparison,
     save_record,
     start_record,
 )
-
 from mmfreq.models import FDAMViT
 from mmfreq.testing.reference import MaterialisedAttInvAttention
 

@@ -16,14 +16,14 @@ import functools
 
 import torch
 import torch.nn as nn
-from benchmark_harness import (
+
+from mmfreq.analysis.benchmarking import (
     benchmark_parser,
     compare_models,
     print_comparison,
     save_record,
     start_record,
 )
-
 from mmfreq.models import FocalTransformer
 from mmfreq.models.layers import FocalAttention
 from mmfreq.testing.reference import RolledFocalAttention

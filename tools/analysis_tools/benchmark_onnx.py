@@ -17,7 +17,13 @@ import tempfile
 import numpy as np
 import torch
 import torch.nn as nn
-from benchmark_harness import benchmark_parser, compare_latency, save_record, start_record
+
+from mmfreq.analysis.benchmarking import (
+    benchmark_parser,
+    compare_latency,
+    save_record,
+    start_record,
+)
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'deployment'))
 from pytorch2onnx import build, export  # noqa: E402  (a sibling tool, not a package)

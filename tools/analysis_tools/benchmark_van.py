@@ -12,8 +12,13 @@ difference of each. One JSON line is appended to ``--out``.
 import copy
 
 import torch
-from benchmark_harness import benchmark_parser, compare_latency, save_record, start_record
 
+from mmfreq.analysis.benchmarking import (
+    benchmark_parser,
+    compare_latency,
+    save_record,
+    start_record,
+)
 from mmfreq.models.backbones import VAN, convert_van_state_dict
 
 MMPRETRAIN_ARCH = {'b0': 'tiny', 'b1': 'small', 'b2': 'base', 'b3': 'large'}

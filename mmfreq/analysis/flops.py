@@ -10,8 +10,7 @@ multiply-add; softmax, masks and other elementwise ops are not counted.
 Attention of N queries over M keys, per head of width d (values d_v):
 ``N * M * d`` for the logits plus ``N * M * d_v`` for the weighted sum.
 
-``benchmark.py`` uses :func:`count_complexity`; the tests import this module
-as a sibling (``tools/analysis_tools`` on ``sys.path``).
+``tools/analysis_tools/benchmark.py`` reports :func:`count_complexity`.
 """
 import functools
 import math

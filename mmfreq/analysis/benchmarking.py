@@ -1,8 +1,7 @@
 """What the benchmark scripts share: their common flags, the record every
 result line starts with, latency and peak memory of modules.
 
-The scripts import it as a sibling module (``tools/analysis_tools`` is on
-``sys.path`` when one of them runs). Latencies of several modules are taken
+Used by ``tools/analysis_tools/benchmark*.py``. Latencies of several modules are taken
 in one process, interleaved round by round so that machine drift hits all of
 them alike. Peak memory on CPU is the
 growth of the resident set during one pass (Linux high-water mark, reset just
