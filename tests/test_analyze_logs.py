@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from .conftest import run_tool
+from mmfreq.testing.tools import run_tool
 
 TOOL = 'tools/analysis_tools/analyze_logs.py'
 
@@ -31,7 +31,7 @@ def iter_based_log(tmp_path, name='run_a', losses=(2.0, 1.5, 1.2, 1.0)) -> str:
 def load_tool():
     import importlib.util
 
-    from .conftest import ROOT
+    from mmfreq.testing.tools import ROOT
     spec = importlib.util.spec_from_file_location('analyze_logs', ROOT / TOOL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

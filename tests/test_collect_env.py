@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 # Run Python with mmcv's compiled ops hidden, as on an mmcv built without them.
 WITHOUT_OPS = "import sys; sys.modules['mmcv._ext'] = None; "

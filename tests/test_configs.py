@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from mmfreq.apis import build_model_from_config
-
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 CONFIGS = sorted(p.name for p in (ROOT / 'configs').glob('*.py'))
 # Full-size models take seconds each to build on a CPU: the small ones stay in

@@ -17,8 +17,7 @@ from mmfreq.datasets.doctor import (
     expected_num_classes,
 )
 from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES, write_coco
-
-from .conftest import ROOT, SYNTHETIC_CONFIG
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG
 
 COCO_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
 

@@ -7,8 +7,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmfreq.apis import build_model_from_config
-
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 SIZE = (64, 96)
 

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from .conftest import SYNTHETIC_CONFIG, run_tool, small_run_options
+from mmfreq.testing.tools import SYNTHETIC_CONFIG, run_tool, small_run_options
 
 METRICS = re.compile(r'aAcc: (\d+\.\d+)\s+mIoU: (\d+\.\d+)\s+mAcc: (\d+\.\d+)')
 

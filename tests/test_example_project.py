@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from .conftest import ROOT, run_tool, small_run_options
+from mmfreq.testing.tools import ROOT, run_tool, small_run_options
 
 CONFIG = ROOT / 'projects' / 'example_project' / 'configs' / 'fpn_tiny_fdam_synthetic.py'
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from .conftest import ROOT, run_tool
+from mmfreq.testing.tools import ROOT, run_tool
 
 pytest.importorskip('onnxruntime')
 

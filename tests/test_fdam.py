@@ -360,7 +360,7 @@ def test_unknown_arch_lists_the_choices():
 
 @pytest.mark.slow  # a subprocess run of the tool
 def test_deit2mmfreq_converts_and_refuses_another_arch(tmp_path):
-    from .conftest import run_tool
+    from mmfreq.testing.tools import run_tool
     small = FDAMViT('small', att_inv=False, freq_scale=False)
     official = official_fdam_state_dict(small)
     del official['up1.0.weight']

@@ -11,8 +11,7 @@ from mmfreq.apis import build_model_from_config
 from mmfreq.models import FDAMViT, FocalTransformer
 from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention
 from mmfreq.testing.reference import MaterialisedAttInvAttention
-
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 
 def counted(module: nn.Module, *inputs: torch.Tensor) -> FlopAnalyzer:

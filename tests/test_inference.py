@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES
-
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 SEG_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
 DET_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
@@ -207,7 +206,7 @@ def test_mmdet_entry_points_work_without_importing_mmfreq(det_checkpoint, entry)
 
 @pytest.mark.slow
 def test_mim_test_runs_an_mmfreq_checkpoint(seg_checkpoint, synthetic_root, tmp_path):
-    from .conftest import small_run_options
+    from mmfreq.testing.tools import small_run_options
 
     result = subprocess.run(
         [sys.executable, '-m', 'mim', 'test', 'mmfreq', 'fpn_van_t_synthetic.py',
@@ -231,7 +230,7 @@ def test_demo_data_is_a_real_photo():
 @pytest.mark.slow  # a subprocess run of the tool
 def test_tta_without_a_tta_model_is_refused_naming_the_config(tmp_path):
     """mmdet has no test-time augmentation for instance masks: Mask R-CNN configs have none."""
-    from .conftest import run_tool
+    from mmfreq.testing.tools import run_tool
 
     checkpoint = tmp_path / 'any.pth'
     checkpoint.write_bytes(b'')
@@ -264,8 +263,7 @@ def test_tta_metric_differs_from_single_scale(synthetic_root, tmp_path):
     from mmengine.runner import save_checkpoint
 
     from mmfreq.apis import build_model_from_config
-
-    from .conftest import run_tool
+    from mmfreq.testing.tools import run_tool
 
     torch.manual_seed(0)  # default initialisation: varied, input-dependent predictions
     checkpoint = tmp_path / 'seg.pth'
@@ -294,8 +292,7 @@ def test_detection_tta_runs_on_the_built_in_data(tmp_path):
 
     from mmfreq.apis import build_model_from_config
     from mmfreq.datasets.synthetic_scenes import write_coco
-
-    from .conftest import run_tool
+    from mmfreq.testing.tools import run_tool
 
     config = ROOT / 'configs' / 'retinanet_van_t_synthetic.py'
     root = tmp_path / 'coco'

@@ -6,7 +6,7 @@ from importlib import metadata
 
 import pytest
 
-from .conftest import ROOT, run_tool
+from mmfreq.testing.tools import ROOT, run_tool
 
 
 def load_checker():

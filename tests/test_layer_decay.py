@@ -7,8 +7,7 @@ from mmengine.registry import init_default_scope
 
 from mmfreq.engine import layer_id_for_vit
 from mmfreq.models import FDAMNeck, FDAMViT
-
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 
 class Segmentor(nn.Module):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, small_run_options
+from mmfreq.testing.tools import ROOT, small_run_options
 
 
 def mim(*args: str, cwd=None) -> subprocess.CompletedProcess:

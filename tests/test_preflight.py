@@ -11,8 +11,8 @@ from PIL import Image
 from mmfreq.apis import PreflightError, guard_pipelines, preflight
 from mmfreq.datasets.synthetic_scenes import write_coco
 from mmfreq.datasets.transforms import SampleError
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG
 
-from .conftest import ROOT, SYNTHETIC_CONFIG
 from .test_dataset_doctor import image_path, label_path, load_config
 
 LOADERS = ['train_dataloader', 'val_dataloader']

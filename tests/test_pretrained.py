@@ -18,8 +18,7 @@ import torch.nn as nn
 
 from mmfreq.models import AAResNet, FDAMViT, FocalTransformer
 from mmfreq.models.backbones import VAN
-
-from .conftest import ROOT, run_tool, small_run_options
+from mmfreq.testing.tools import ROOT, run_tool, small_run_options
 
 FIXTURES = ROOT / 'tests' / 'data' / 'official_keys'
 StateDict = Dict[str, torch.Tensor]

@@ -17,8 +17,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
 
 from mmfreq.apis import build_model_from_config
-
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 # The ADE20K and COCO train scales of the official configs.
 ADE_SCALES = dict(scale=(2048, 512), ratio_range=(0.5, 2.0), crop=(512, 512))

@@ -1,7 +1,7 @@
 """Declared ranges (setup.py) and the tested pins (CI) agree."""
 from packaging.requirements import Requirement
 
-from .conftest import ROOT
+from mmfreq.testing.tools import ROOT
 
 
 def requirements(name: str) -> dict:

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 import torch
 
-from .conftest import ROOT, SYNTHETIC_CONFIG, small_run_options
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, small_run_options
 
 # Prints mmengine's checkpoint loader table and torch's safe globals, before and
 # after the statements under test, as two lines compared by the tests.

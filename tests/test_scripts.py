@@ -4,7 +4,8 @@ import json
 import pytest
 import torch
 
-from .conftest import ROOT, SYNTHETIC_CONFIG, run_tool
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool
+
 from .test_pretrained import release_tensors, save_release
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
 
 
 @pytest.mark.slow

@@ -1,0 +1,53 @@
+"""Helpers the tests share for running the repository's tools and configs."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+#: The repository checkout mmfreq is imported from (tests run from a source tree).
+ROOT = Path(__file__).resolve().parents[2]
+#: The segmentation config that trains on the built-in synthetic scenes.
+SYNTHETIC_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
+
+
+def small_run_options(data_root: Path, max_iters: int, interval: int) -> List[str]:
+    """--cfg-options for a seconds-long run of the synthetic config.
+
+    Args:
+        data_root (Path): A folder written by ``write_ade20k``.
+        max_iters (int): Training iterations.
+        interval (int): Validation and checkpoint interval in iterations.
+
+    Returns:
+        list[str]: ``key=value`` strings for ``--cfg-options``.
+    """
+    options = [f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={interval}',
+               f'default_hooks.checkpoint.interval={interval}', 'default_hooks.logger.interval=1',
+               'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+               f'param_scheduler.1.end={max_iters}', 'train_dataloader.batch_size=2']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [f'{loader}.dataset.data_root={data_root}', f'{loader}.num_workers=0',
+                    f'{loader}.persistent_workers=False']
+    return options
+
+
+def run_tool(args: List[str], cwd: Path = ROOT, timeout: int = 600,
+             env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run a repository script in a subprocess and capture its output.
+
+    Args:
+        args (list): The script's path relative to :data:`ROOT` (run with
+            ``bash`` when it ends in ``.sh``, else with this Python), then its
+            arguments.
+        cwd (Path): Working directory of the run.
+        timeout (int): Seconds before the run is killed.
+        env (dict, optional): Variables added to this process's environment.
+
+    Returns:
+        subprocess.CompletedProcess: With ``stdout`` and ``stderr`` as text.
+    """
+    program = ['bash'] if str(args[0]).endswith('.sh') else [sys.executable]
+    args = [ROOT / args[0], *args[1:]]
+    return subprocess.run(program + [str(a) for a in args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
