@@ -24,9 +24,11 @@ FIXTURES = ROOT / 'tests' / 'data' / 'official_keys'
 StateDict = Dict[str, torch.Tensor]
 
 
-def release_tensors(name: str, seed: int = 0, keep=lambda key: True) -> Tuple[StateDict, str]:
-    """Random tensors named and shaped as the release ``name``, and its container key."""
-    fixture = json.loads((FIXTURES / f'{name}.json').read_text())
+def release_tensors(name: str, seed: int = 0, keep=lambda key: True,
+                    folder: Path = FIXTURES) -> Tuple[StateDict, str]:
+    """Random tensors named and shaped as the release ``name`` (a fixture in
+    ``folder``), and its container key."""
+    fixture = json.loads((folder / f'{name}.json').read_text())
     gen = torch.Generator().manual_seed(seed)
     state = {}
     for key, (shape, dtype) in fixture['tensors'].items():

@@ -1,13 +1,14 @@
 """Runner building and strict checkpoint loading (mmfreq.apis.runner), in-process."""
 import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel, BaseTTAModel
 from mmengine.runner import Runner
 from torch import nn
 
-from mmfreq.apis import CheckpointError, CheckpointLoadHook, build_model_from_config
+from mmfreq.apis import build_model_from_config
 from mmfreq.apis.runner import CPURunner, explain_missing_ops
-from mmfreq.engine.checkpoint_hook import state_dict_mismatch
+from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook, state_dict_mismatch
 
 
 class Toy(BaseModel):
@@ -79,6 +80,38 @@ def test_non_strict_loads_what_fits(tmp_path):
     runner = runner_for(Toy(), tmp_path)
     CheckpointLoadHook(str(path), strict=False).before_run(runner)
     assert torch.equal(runner.model.conv.weight, source.conv.weight)
+
+
+class SeesLoadedCheckpoint(Hook):
+    def after_load_checkpoint(self, runner, checkpoint):
+        self.checkpoint = checkpoint
+
+
+def test_fine_tuning_loads_at_train_start_after_the_models_own_initialisation(tmp_path):
+    """mmengine runs before_run before init_weights: a load there would be overwritten."""
+    source = Toy()
+    nn.init.normal_(source.conv.weight)
+    path = saved(tmp_path, {f'module.{k}': v for k, v in source.state_dict().items()})
+    runner = runner_for(Toy(), tmp_path)
+    seen = SeesLoadedCheckpoint()
+    runner.register_hook(seen)
+    hook = CheckpointLoadHook(str(path), training=True)
+    hook.before_run(runner)
+    assert not torch.equal(runner.model.conv.weight, source.conv.weight)
+    hook.before_train(runner)
+    assert torch.equal(runner.model.conv.weight, source.conv.weight)
+    # other hooks (EMA) get the checkpoint as loaded: in the model's names
+    assert set(seen.checkpoint['state_dict']) == set(source.state_dict())
+
+
+def test_checkpoint_of_another_size_is_refused_before_loading_anything(tmp_path):
+    path = saved(tmp_path, Toy(channels=5).state_dict())
+    runner = runner_for(Toy(), tmp_path)
+    before = runner.model.conv.bias.clone()
+    with pytest.raises(CheckpointError, match=rf'checkpoint {path} does not fit the model Toy '
+                       r'\(read as mmfreq names\): 6 shape mismatches: conv\.weight'):
+        CheckpointLoadHook(str(path)).before_run(runner)
+    assert torch.equal(runner.model.conv.bias, before)
 
 
 def test_shape_mismatch_is_listed():

@@ -40,6 +40,23 @@ def test_converter_names_the_misfit_of_another_arch(tmp_path):
     assert not (tmp_path / 'x.pth').exists()
 
 
+@pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
+def test_model_converter_names_the_misfit_and_writes_nothing(tmp_path):
+    from .test_released_models import official_file
+
+    src = official_file('van_b1_fpn_ade20k', tmp_path / 'fpn_van_b1.pth')
+    config = ROOT / 'configs' / 'fpn_van_b0_ade20k_released.py'
+    result = run_tool(['tools/model_converters/model2mmfreq.py', src, tmp_path / 'x.pth',
+                       '--config', config])
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'error: {src} does not fit the model of {config}: checkpoint {src} '
+                           'does not fit the model EncoderDecoder (read as official '
+                           'VAN-Segmentation release')
+    assert 'backbone.stages.0.patch_embed.proj.weight (64, 3, 7, 7) in the file' in last
+    assert not (tmp_path / 'x.pth').exists()
+
+
 @pytest.mark.slow
 def test_van_benchmark_writes_its_ratios(tmp_path):
     out = tmp_path / 'van.jsonl'

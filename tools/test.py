@@ -100,7 +100,7 @@ def main(argv=None) -> None:
     except CfgOptionError as err:
         sys.exit(f'error: {err}')
     cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # CheckpointLoadHook reads it, once, in any released layout
     if args.tta:
         enable_tta(cfg, args.config)
     if args.show_dir:

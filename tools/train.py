@@ -32,6 +32,7 @@ from mmfreq.apis import (
     set_local_rank,
 )
 from mmfreq.datasets.transforms import SampleError
+from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
 from mmfreq.utils import enable_safe_checkpoint_loading
 from mmfreq.utils.collect_env import MMCVOpsMissingError
 
@@ -81,6 +82,11 @@ def main(argv=None) -> None:
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
+    # Fine-tuning from a trained model: read strictly, in any released layout, by
+    # CheckpointLoadHook instead of mmengine's partial load (resuming stays mmengine's).
+    fine_tune_from = None if cfg.get('resume') else cfg.get('load_from')
+    if fine_tune_from:
+        cfg.load_from = None
     adapt_to_device(cfg, args.launcher)
 
     loaders = ['train_dataloader', 'val_dataloader']
@@ -89,6 +95,8 @@ def main(argv=None) -> None:
         guard_pipelines(cfg, loaders)
         runner = build_runner(cfg)
         log_model_summary(runner)
+        if fine_tune_from:
+            runner.register_hook(CheckpointLoadHook(fine_tune_from, training=True))
         check_dataset_paths(cfg, loaders)
         if not args.skip_preflight:
             preflight(cfg, loaders)
@@ -96,7 +104,7 @@ def main(argv=None) -> None:
         sys.exit(f'error: {err}')
     try:
         runner.train()
-    except (SampleError, ConnectionError) as err:  # a bad sample; weights not downloaded
+    except (SampleError, ConnectionError, CheckpointError) as err:  # a bad sample; weights not downloaded
         sys.exit(f'error: {err}')
 
 

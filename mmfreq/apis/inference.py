@@ -24,10 +24,10 @@ import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.structures import BaseDataElement
 
 from mmfreq.utils.checkpoint import enable_safe_checkpoint_loading
+from mmfreq.utils.model_weights import dataset_meta_of, load_model_weights
 
 HOSTS = ('mmseg', 'mmdet', 'mmpretrain')
 Image = Union[str, np.ndarray]
@@ -66,7 +66,8 @@ def config_dataset_meta(cfg: Config) -> dict:
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
-               device: str = 'cpu', cfg_options: Optional[dict] = None) -> torch.nn.Module:
+               device: str = 'cpu', cfg_options: Optional[dict] = None,
+               strict: bool = True) -> torch.nn.Module:
     """Build the model of an mmfreq (or any mmseg / mmdet / mmpretrain)
     config with its host's API, load ``checkpoint`` and put it in eval mode.
 
@@ -77,12 +78,19 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     Args:
         config: Config file or :class:`mmengine.config.Config`; its
             ``custom_imports`` register mmfreq's modules.
-        checkpoint: Checkpoint file; None keeps the initial weights.
+        checkpoint: Checkpoint file or URL, in mmfreq's layout or a released
+            one (:mod:`mmfreq.utils.model_weights`: official VAN-Segmentation
+            and FDAM files, mmseg 0.x files); None keeps the initial weights.
         device: Device to put the model on.
         cfg_options: Config keys to override, as ``--cfg-options`` does.
+        strict: Refuse a checkpoint that does not fit the model exactly.
 
     Returns:
         The host's model: a segmentor, detector or classifier.
+
+    Raises:
+        ValueError: the checkpoint cannot be read or does not fit, naming
+            the file, the layout it was read as and the keys.
     """
     cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
@@ -103,13 +111,13 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
             model = init_classifier(cfg, None, device=device)
     if not torch.cuda.is_available():
         model = revert_sync_batchnorm(model)  # SyncBN's forward needs CUDA
-    meta = {}
+    dataset_meta = None
     if checkpoint is not None:
-        if not osp.isfile(checkpoint):
+        if '://' not in checkpoint and not osp.isfile(checkpoint):
             raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
         enable_safe_checkpoint_loading()
-        meta = load_checkpoint(model, checkpoint, map_location='cpu').get('meta', {})
-    model.dataset_meta = dict(meta.get('dataset_meta') or config_dataset_meta(cfg))
+        dataset_meta = dataset_meta_of(load_model_weights(model, checkpoint, strict=strict))
+    model.dataset_meta = dict(dataset_meta or config_dataset_meta(cfg))
     model.cfg = cfg
     if host == 'mmpretrain':  # where mmpretrain's inferencers look
         model._dataset_meta = model.dataset_meta

@@ -3,6 +3,7 @@ from .checkpoint import (
     enable_safe_checkpoint_loading,
     load_from_local_safely,
 )
+from .model_weights import convert_model_checkpoint_file, dataset_meta_of, load_model_weights
 from .weights import (
     WeightFormat,
     convert_checkpoint_file,
@@ -12,6 +13,6 @@ from .weights import (
 )
 
 __all__ = ['UnsafeCheckpointError', 'WeightFormat', 'convert_checkpoint_file',
-           'enable_safe_checkpoint_loading',
-           'init_from_pretrained', 'load_from_local_safely', 'load_pretrained_weights',
-           'save_converted_checkpoint']
+           'convert_model_checkpoint_file', 'dataset_meta_of', 'enable_safe_checkpoint_loading',
+           'init_from_pretrained', 'load_from_local_safely', 'load_model_weights',
+           'load_pretrained_weights', 'save_converted_checkpoint']

@@ -18,7 +18,7 @@ import os.path as osp
 import pickle
 from dataclasses import dataclass
 from fnmatch import fnmatch
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.error import URLError
 from urllib.parse import urlparse
 
@@ -168,6 +168,36 @@ def _recognise(state: StateDict, formats: Sequence[WeightFormat],
                       f'{show_short(sorted(state), 6)}')
 
 
+@dataclass(frozen=True)
+class KeyDiff:
+    """How a checkpoint's state dict differs from a module's.
+
+    Args:
+        missing (list): The module's keys the checkpoint lacks.
+        unexpected (list): The checkpoint's keys the module does not have.
+        other_shapes (list): ``(key, shape in the checkpoint, shape in the
+            module)`` for the keys both have.
+    """
+
+    missing: List[str]
+    unexpected: List[str]
+    other_shapes: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]]
+
+
+def diff_keys(own: Mapping[str, torch.Tensor], theirs: Mapping[str, object]) -> KeyDiff:
+    """Compare a checkpoint's state dict with a module's (``module.state_dict()``).
+
+    The one comparison behind every strict load in mmfreq: the backbone
+    loader, the whole-model loader and the test-time check word its result.
+    """
+    return KeyDiff(
+        missing=[k for k in own if k not in theirs],
+        unexpected=[k for k in theirs if k not in own],
+        other_shapes=[(k, tuple(v.shape), tuple(own[k].shape)) for k, v in theirs.items()
+                      if k in own and hasattr(v, 'shape')
+                      and tuple(v.shape) != tuple(own[k].shape)])
+
+
 def convert_checked(module: nn.Module, state: StateDict, fmt: WeightFormat,
                     source: str) -> Tuple[StateDict, List[str], List[str]]:
     """Convert ``state`` (in ``fmt``) to ``module``'s names and check it fits exactly.
@@ -181,13 +211,12 @@ def convert_checked(module: nn.Module, state: StateDict, fmt: WeightFormat,
     """
     converted = fmt.convert(state)
     own = module.state_dict()
-    missing = [k for k in own if k not in converted]
-    unexpected = [k for k in converted if k not in own]
+    diff = diff_keys(own, converted)
+    missing, unexpected = diff.missing, diff.unexpected
     dropped = [k for k in unexpected if any(fnmatch(k, p) for p in fmt.may_be_dropped)]
     bad_missing = [k for k in missing if not any(fnmatch(k, p) for p in fmt.may_be_new)]
     bad_unexpected = [k for k in unexpected if k not in dropped]
-    bad_shapes = [f'{k} {tuple(v.shape)} (needs {tuple(own[k].shape)})'
-                  for k, v in converted.items() if k in own and v.shape != own[k].shape]
+    bad_shapes = [f'{k} {theirs} (needs {needed})' for k, theirs, needed in diff.other_shapes]
     if bad_missing or bad_unexpected or bad_shapes:
         problems = [f'{label}: [{show_short(keys, 12)}]' for label, keys in (
             ('missing keys', bad_missing), ('unexpected keys', bad_unexpected),

@@ -13,35 +13,27 @@ are listed as new; any other missing or unexpected key means another
 architecture and is an error.
 """
 import argparse
-import sys
+from functools import partial
+from typing import List
 
 from mmfreq.models.backbones.fdam_vit import FDAMViT
-from mmfreq.utils.weights import convert_checkpoint_file
+from mmfreq.utils.converter_cli import convert_backbone, run_converter
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='DeiT-III or official FDAM checkpoint (path or URL)')
-    parser.add_argument('dst', help='where to write the mmfreq checkpoint')
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--arch', default='base', help='FDAM-ViT arch: small, base, large')
     parser.add_argument('--img-size', type=int, default=224,
                         help='input size the position embedding is stored for')
     parser.add_argument('--patch-size', type=int, default=16)
-    args = parser.parse_args()
 
-    try:
-        model = FDAMViT(args.arch, img_size=args.img_size, patch_size=args.patch_size)
-    except ValueError as err:  # an unknown arch
-        sys.exit(f'error: {err}')
-    try:
-        new = convert_checkpoint_file(model, model.weight_formats(), args.src, args.dst)
-    except ValueError as err:  # keys or shapes of another arch, an unreadable file
-        sys.exit(f'error: {args.src} does not fit FDAMViT arch {args.arch!r}: {err}')
-    except OSError as err:  # no such file, a failed download
-        sys.exit(f'error: {err}')
-    print(f'wrote {args.dst}'
-          + (f'; {len(new)} FDAM tensors were not in {args.src} and start fresh' if new else ''))
+
+def fdam_note(src: str, new: List[str]) -> str:
+    return f'; {len(new)} FDAM tensors were not in {src} and start fresh' if new else ''
 
 
 if __name__ == '__main__':
-    main()
+    run_converter(
+        __doc__, 'DeiT-III or official FDAM checkpoint (path or URL)', add_arguments,
+        build=lambda args: FDAMViT(args.arch, img_size=args.img_size, patch_size=args.patch_size),
+        describe=lambda args: f'FDAMViT arch {args.arch!r}',
+        convert=lambda model, args: convert_backbone(model, args, partial(fdam_note, args.src)))

@@ -13,33 +13,19 @@ missing or unexpected key (a checkpoint of another arch) is an error naming
 the keys.
 """
 import argparse
-import sys
 
 from mmfreq.models.backbones.focal_transformer import FocalTransformer
-from mmfreq.utils.weights import convert_checkpoint_file
+from mmfreq.utils.converter_cli import run_converter
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='official Focal Transformer checkpoint (path or URL)')
-    parser.add_argument('dst', help='where to write the mmfreq checkpoint')
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--arch', default='tiny', help='tiny, small or base')
     parser.add_argument('--use-conv-embed', action='store_true',
                         help='the checkpoint is of a "useconv" model')
-    args = parser.parse_args()
-
-    try:
-        model = FocalTransformer(args.arch, use_conv_embed=args.use_conv_embed)
-    except ValueError as err:  # an unknown arch
-        sys.exit(f'error: {err}')
-    try:
-        new = convert_checkpoint_file(model, model.weight_formats(), args.src, args.dst)
-    except ValueError as err:  # keys or shapes of another arch, an unreadable file
-        sys.exit(f'error: {args.src} does not fit FocalTransformer arch {args.arch!r}: {err}')
-    except OSError as err:  # no such file, a failed download
-        sys.exit(f'error: {err}')
-    print(f'wrote {args.dst}; new (fresh): {", ".join(new) or "none"}')
 
 
 if __name__ == '__main__':
-    main()
+    run_converter(__doc__, 'official Focal Transformer checkpoint (path or URL)', add_arguments,
+                  build=lambda args: FocalTransformer(args.arch,
+                                                      use_conv_embed=args.use_conv_embed),
+                  describe=lambda args: f'FocalTransformer arch {args.arch!r}')

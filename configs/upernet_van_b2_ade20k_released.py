@@ -1,0 +1,34 @@
+# The released trained UperNet + VAN-B2 on ADE20K (VAN-Segmentation@8285fc7,
+# configs/upernet/1k_pretrained/upernet_van_b2_512x512_160k_ade20k.py), to evaluate as
+# published: python tools/test.py configs/upernet_van_b2_ade20k_released.py FILE --tta
+# Weights: https://cloud.tsinghua.edu.cn/f/68c8b494f3824d30bf07/?dl=1 (an mmseg 0.x file,
+# read as it is). Published: 50.1 mIoU multi-scale (ratios 0.5-1.75 + flip: --tta);
+# without --tta this is the official config's single-scale test.
+_base_ = './upernet_van_b.py'
+
+# The trained file holds the backbone too: nothing to download at build time.
+model = dict(backbone=dict(init_cfg=None))
+
+# The official test pipeline: the 2048x512 resize and then to a multiple of 32 (mmseg
+# 0.x's ResizeToMultiple), on every scale of the multi-scale test as well.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    dict(type='ResizeToMultiple', size_divisor=32),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs'),
+]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale_factor=r, keep_ratio=True)
+         for r in (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)],
+        [dict(type='ResizeToMultiple', size_divisor=32)],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,266 @@
+"""The released trained models, evaluated as published: official whole-model files
+(VAN-Segmentation's Semantic-FPN and UperNet, FDAM's UperNet; mmseg 0.x) through
+``init_model``, the converter, ``tools/test.py`` and ``tools/train.py``'s ``load_from``.
+
+The official files are random tensors named and shaped as the releases, read
+from fixtures (``tests/data/official_models``) dumped from the official model
+code and configs; the reference each test compares with takes the file's
+tensors by a separate path (the backbone loader, the heads' own names, the
+official neck's formula), never from mmfreq's whole-model conversion.
+"""
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmfreq.apis import build_model_from_config, init_model
+from mmfreq.testing.tools import ROOT, run_tool, small_run_options
+from mmfreq.utils.model_weights import (
+    convert_model_checkpoint_file,
+    convert_model_state,
+    load_model_weights,
+    part_formats,
+    state_dict_mismatch,
+)
+from mmfreq.utils.weights import load_pretrained_weights
+
+from .test_pretrained import release_tensors
+
+MODEL_FIXTURES = ROOT / 'tests' / 'data' / 'official_models'
+CONFIGS = ROOT / 'configs'
+# What an mmseg 0.x checkpoint's meta holds besides the weights.
+ADE_META = {'CLASSES': tuple(f'class_{i}' for i in range(150)),
+            'PALETTE': [[i, 255 - i, i // 2] for i in range(150)],
+            'mmseg_version': '0.26.0'}
+
+
+def official_file(name: str, path: Path, seed: int = 0) -> Path:
+    """A file named and shaped as the release ``name`` (random values), with the
+    meta of the mmseg version that wrote it."""
+    state, container = release_tensors(name, seed, folder=MODEL_FIXTURES)
+    meta = ADE_META
+    if name.endswith('_mmseg_projects'):  # mmseg 1.x
+        meta = {'dataset_meta': {'classes': ADE_META['CLASSES'], 'palette': ADE_META['PALETTE']}}
+    torch.save({'meta': meta, container: state}, path)
+    return path
+
+
+class OfficialFiles(dict):
+    """Official files by fixture name, each written once when first asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def __missing__(self, name: str) -> Path:
+        self[name] = official_file(name, self.folder / f'{name}.pth')
+        return self[name]
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    return OfficialFiles(tmp_path_factory.mktemp('released'))
+
+
+def logits(model, size=(64, 96)) -> torch.Tensor:
+    torch.manual_seed(1)
+    with torch.no_grad():
+        return model(torch.randn(1, 3, *size))
+
+
+def reference_model(config: str, path: Path):
+    """The config's model with the file's backbone read by the backbone loader
+    and every other part given the file's tensors under their own names."""
+    model = build_model_from_config(str(CONFIGS / config))
+    state = torch.load(path, weights_only=True)['state_dict']
+    load_pretrained_weights(model.backbone, str(path), model.backbone.weight_formats(),
+                            prefix='backbone.')
+    for part in ('neck', 'decode_head', 'auxiliary_head'):
+        if hasattr(model, part):
+            getattr(model, part).load_state_dict(
+                {k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + '.')})
+    return model.eval()
+
+
+@pytest.mark.parametrize('config, name, layout', [
+    ('fpn_van_b0_ade20k_released.py', 'van_b0_fpn_ade20k', 'official VAN-Segmentation release'),
+    # a full-size UperNet file (230 MB) and a second layout of the same model
+    pytest.param('upernet_van_b2_ade20k_released.py', 'van_b2_upernet_ade20k',
+                 'official VAN-Segmentation release', marks=pytest.mark.slow),
+    pytest.param('fpn_van_b0_ade20k_released.py', 'van_b0_fpn_ade20k_mmseg_projects',
+                 'mmseg 1.x projects/van', marks=pytest.mark.slow),
+])
+def test_official_van_file_predicts_as_its_parts(files, config, name, layout, tmp_path):
+    model = init_model(str(CONFIGS / config), str(files[name]))
+    expected = logits(reference_model(config, files[name]))
+    assert torch.equal(logits(model), expected)
+    assert model.dataset_meta['classes'] == ADE_META['CLASSES']
+    assert model.dataset_meta['palette'][3] == [3, 252, 1]
+
+    converted = tmp_path / 'mmfreq.pth'
+    assert convert_model_checkpoint_file(model, str(files[name]),
+                                         str(converted)).startswith(layout)
+    again = build_model_from_config(str(CONFIGS / config))
+    load_model_weights(again, str(converted))
+    assert torch.equal(logits(again), expected)
+    meta = torch.load(converted, weights_only=True)['meta']
+    assert meta['dataset_meta']['classes'] == ADE_META['CLASSES']
+
+
+def test_official_fdam_neck_tensors_make_the_official_pyramid():
+    """SimpleMultiLevelNeck: fpn1 = deconv, BN, GELU, deconv; fpn2 = deconv;
+    fpn3 identity; fpn4 2x2 max-pool (FDAM_mmseg/mmcv_custom/simple_multilevel_neck.py)."""
+    from mmfreq.models.necks import FDAMNeck
+
+    state, _ = release_tensors('fdam_deit3_base_upernet_ade20k', folder=MODEL_FIXTURES,
+                               keep=lambda key: key.startswith('neck.'))
+    state = {k[len('neck.'):]: v for k, v in state.items()}
+    neck = FDAMNeck(768, freq_scale=False).eval()
+    fmt = next(f for f in part_formats(neck) if f.recognises(list(state)))
+    assert fmt.name.startswith('official SimpleMultiLevelNeck')
+    neck.load_state_dict(fmt.convert(state))
+    torch.manual_seed(0)
+    inputs = [torch.randn(1, 768, 4, 6) for _ in range(4)]
+    with torch.no_grad():
+        outs = neck(inputs)
+        up = F.conv_transpose2d(inputs[0], state['fpn1.0.weight'], state['fpn1.0.bias'], 2)
+        up = F.batch_norm(up, state['fpn1.1.running_mean'], state['fpn1.1.running_var'],
+                          state['fpn1.1.weight'], state['fpn1.1.bias'], eps=1e-5)
+        up = F.conv_transpose2d(F.gelu(up), state['fpn1.3.weight'], state['fpn1.3.bias'], 2)
+        expected = [up, F.conv_transpose2d(inputs[1], state['fpn2.0.weight'],
+                                           state['fpn2.0.bias'], 2),
+                    inputs[2], F.max_pool2d(inputs[3], 2)]
+    for out, ref in zip(outs, expected):
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_official_fdam_file_fits_the_released_config_exactly():
+    """Every key and shape of the released FDAM UperNet (backbone, neck, both
+    heads) lands on the model of configs/upernet_fdam_vit_b_ade20k_released.py."""
+    import json
+
+    fixture = json.loads((MODEL_FIXTURES / 'fdam_deit3_base_upernet_ade20k.json').read_text())
+    state = {k: torch.empty(shape, dtype=getattr(torch, dtype), device='meta')
+             for k, (shape, dtype) in fixture['tensors'].items()}
+    model = build_model_from_config(str(CONFIGS / 'upernet_fdam_vit_b_ade20k_released.py'))
+    converted, layout, dropped = convert_model_state(model, state)
+    assert state_dict_mismatch(model, converted) == [] and dropped == []
+    assert layout.startswith('official FDAM release (mmseg 0.25')
+    assert 'backbone: official FDAM release' in layout
+    assert 'neck: official SimpleMultiLevelNeck' in layout
+
+
+@pytest.mark.parametrize('config, name, cfg_options, expected', [
+    # the neighbouring size
+    ('fpn_van_b0_ade20k_released.py', 'van_b1_fpn_ade20k', None,
+     r'shape mismatches: backbone\.stages\.0\.patch_embed\.proj\.weight \(64, 3, 7, 7\) in '
+     r'the file, \(32, 3, 7, 7\) in the model'),
+    # another head: an UperNet file into a Semantic-FPN config (full size)
+    pytest.param('fpn_van_b2_ade20k_released.py', 'van_b2_upernet_ade20k', None,
+                 r'missing keys: neck\.lateral_convs\.0\.conv\.weight.*unexpected keys: '
+                 r'decode_head\.psp_modules', marks=pytest.mark.slow),
+    # a wrong class count
+    ('fpn_van_b0_ade20k_released.py', 'van_b0_fpn_ade20k', {'model.decode_head.num_classes': 19},
+     r'2 shape mismatches: decode_head\.conv_seg\.weight \(150, 128, 1, 1\) in the file, '
+     r'\(19, 128, 1, 1\) in the model'),
+])
+def test_a_file_of_another_model_is_refused_naming_it(files, config, name, cfg_options,
+                                                      expected):
+    with pytest.raises(ValueError) as err:
+        init_model(str(CONFIGS / config), str(files[name]), cfg_options=cfg_options)
+    message = str(err.value)
+    assert message.startswith(f'checkpoint {files[name]} does not fit the model EncoderDecoder '
+                              '(read as official VAN-Segmentation release')
+    assert re.search(expected, message), message
+
+
+def test_non_strict_init_model_loads_what_fits(files):
+    model = init_model(str(CONFIGS / 'fpn_van_b0_ade20k_released.py'),
+                       str(files['van_b0_fpn_ade20k']), strict=False,
+                       cfg_options={'model.decode_head.num_classes': 19})
+    state = torch.load(files['van_b0_fpn_ade20k'], weights_only=True)['state_dict']
+    assert torch.equal(model.neck.fpn_convs[3].conv.weight, state['neck.fpn_convs.3.conv.weight'])
+    assert model.decode_head.conv_seg.weight.shape == (19, 128, 1, 1)
+
+
+def synthetic_test_options(root: Path):
+    """--cfg-options pointing a released config's test set at the built-in scenes."""
+    options = [opt for opt in small_run_options(root, 1, 1) if opt.startswith('test_dataloader')]
+    return ['--cfg-options', *options, 'test_dataloader.dataset.type=mmfreq.SyntheticADE20KDataset',
+            'test_dataloader.dataset.data_prefix.img_path=images/validation',
+            'test_dataloader.dataset.data_prefix.seg_map_path=annotations/validation']
+
+
+def miou(output: str) -> str:
+    found = re.findall(r'mIoU: (\d+\.\d+)', output)
+    assert found, output[-3000:]
+    return found[-1]
+
+
+@pytest.mark.slow  # subprocess tests on the built-in data, full-size models
+@pytest.mark.parametrize('config, name', [
+    ('fpn_van_b0_ade20k_released.py', 'van_b0_fpn_ade20k'),
+    ('upernet_van_b2_ade20k_released.py', 'van_b2_upernet_ade20k'),
+    ('upernet_fdam_vit_b_ade20k_released.py', 'fdam_deit3_base_upernet_ade20k'),
+])
+def test_test_tool_evaluates_the_official_file_as_the_converted_one(synthetic_root, tmp_path,
+                                                                     config, name):
+    official = official_file(name, tmp_path / f'{name}.pth')
+    options = [*synthetic_test_options(synthetic_root), '--skip-preflight',
+               '--work-dir', tmp_path / 'work']
+    result = run_tool(['tools/test.py', CONFIGS / config, official, *options])
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert re.search(r'\(read as official (VAN-Segmentation|FDAM) release', output)
+    assert 'unexpected key in source state_dict' not in output
+
+    converted = tmp_path / 'mmfreq.pth'
+    result = run_tool(['tools/model_converters/model2mmfreq.py', official, converted,
+                       '--config', CONFIGS / config])
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = run_tool(['tools/test.py', CONFIGS / config, converted, *options])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert miou(again.stdout + again.stderr) == miou(output)
+
+
+@pytest.mark.slow
+def test_test_tool_refuses_another_size_in_one_line(synthetic_root, tmp_path):
+    official = official_file('van_b1_fpn_ade20k', tmp_path / 'van_b1_fpn.pth')
+    result = run_tool(['tools/test.py', CONFIGS / 'fpn_van_b0_ade20k_released.py', official,
+                       *synthetic_test_options(synthetic_root), '--skip-preflight',
+                       '--work-dir', tmp_path / 'work'])
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert 'unexpected key in source state_dict' not in output
+    assert 'size mismatch' not in output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'error: checkpoint {official} does not fit the model EncoderDecoder '
+                           '(read as official VAN-Segmentation release')
+    assert 'backbone.stages.0.patch_embed.proj.weight (64, 3, 7, 7) in the file' in last
+    assert not re.search(r'mIoU: \d', output)
+
+
+@pytest.mark.slow
+def test_train_tool_fine_tunes_from_the_official_file(synthetic_root, tmp_path):
+    """load_from is read by mmfreq's strict loader after the model's own
+    initialisation; a file of another size stops training before it starts."""
+    official = official_file('van_b0_fpn_ade20k', tmp_path / 'van_b0_fpn.pth')
+    synthetic = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
+    options = ['--work-dir', tmp_path / 'work', '--skip-preflight', '--cfg-options',
+               *small_run_options(synthetic_root, 1, 1),
+               'model.neck.out_channels=256', 'model.decode_head.in_channels=[256,256,256,256]',
+               'model.decode_head.channels=128', 'model.decode_head.num_classes=150',
+               'train_cfg.val_interval=100']
+    result = run_tool(['tools/train.py', synthetic, *options, f'load_from={official}'])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert f'loaded {official} (read as official VAN-Segmentation release' in output
+
+    other = official_file('van_b1_fpn_ade20k', tmp_path / 'van_b1_fpn.pth')
+    result = run_tool(['tools/train.py', synthetic, *options, f'load_from={other}'])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f'error: checkpoint {other} does not fit the model EncoderDecoder')
+    assert 'Iter(train)' not in result.stdout + result.stderr
