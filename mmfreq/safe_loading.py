@@ -14,7 +14,10 @@ ask for it, so the host toolboxes' own tools and inferencers get it too::
     custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
                           allow_failed_imports=False)
 
-In Python, :func:`mmfreq.utils.enable_safe_checkpoint_loading` does the same.
+In Python, :func:`mmfreq.utils.enable_safe_checkpoint_loading` does the same,
+:func:`mmfreq.utils.checkpoint.disable_safe_checkpoint_loading` gives mmengine
+its own loader back, and :func:`mmfreq.utils.checkpoint.safe_checkpoint_loading`
+turns the safe loader on for one ``with`` block.
 """
 from mmfreq.utils.checkpoint import enable_safe_checkpoint_loading
 

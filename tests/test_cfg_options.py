@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from mmfreq.apis import CfgOptionError, CfgOptionsAction, apply_cfg_options
+from mmfreq.cli.config import CfgOptionError, CfgOptionsAction, apply_cfg_options
 from mmfreq.testing.tools import SYNTHETIC_CONFIG
 
 from .test_dataset_doctor import load_config

@@ -7,9 +7,15 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner
+from mmengine.runner.checkpoint import load_from_local
 
 import mmfreq.safe_loading  # noqa: F401  (turns the safe loader on)
 from mmfreq.utils import UnsafeCheckpointError, load_from_local_safely
+from mmfreq.utils.checkpoint import (
+    disable_safe_checkpoint_loading,
+    enable_safe_checkpoint_loading,
+    safe_checkpoint_loading,
+)
 
 
 class ToyModel(BaseModel):
@@ -72,6 +78,21 @@ def test_mmengine_checkpoint_loads_safely(trained):
 
 def test_mmengine_loads_local_files_through_the_safe_loader():
     assert CheckpointLoader._get_checkpoint_loader('work_dirs/x.pth') is load_from_local_safely
+
+
+def test_safe_loading_can_be_turned_off_and_on_again(trained):
+    path = str(trained / 'iter_2.pth')
+    disable_safe_checkpoint_loading()
+    try:
+        assert CheckpointLoader._get_checkpoint_loader(path) is load_from_local
+        with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+            CheckpointLoader.load_checkpoint(path)  # mmengine's loader under torch >= 2.6
+        with safe_checkpoint_loading():
+            assert CheckpointLoader.load_checkpoint(path)['meta']['iter'] == 2
+        assert CheckpointLoader._get_checkpoint_loader(path) is load_from_local
+    finally:
+        enable_safe_checkpoint_loading()
+    assert CheckpointLoader.load_checkpoint(path)['meta']['iter'] == 2
 
 
 def test_resume_continues_from_the_checkpoint(trained):

@@ -11,7 +11,9 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 from mmfreq.datasets.doctor import (
+    Kind,
     SegLabelRules,
+    Severity,
     check_dataset,
     check_heads,
     expected_num_classes,
@@ -114,21 +116,20 @@ def test_label_values_above_the_classes_are_named_with_the_file(ade):
     assert '[7, 99]' in finding.message and 'reduce_zero_label' in finding.message
 
 
-def test_target_table_is_what_mmseg_load_annotations_produces(tmp_path):
-    """Every stored value 0..255 through mmseg's own LoadAnnotations."""
-    from mmseg.datasets.transforms import LoadAnnotations
-
-    stored = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    path = tmp_path / 'label.png'
-    Image.fromarray(stored).save(path)
+def test_target_table_follows_reduce_zero_label_then_the_class_remapping():
+    """mmseg's documented conventions, written out for every stored value 0..255."""
+    stored = np.arange(256)
+    reduced = np.where(stored == 0, 255, stored - 1)
+    reduced[reduced == 254] = 255  # stored 255 stays ignored
     label_map = {0: 3, 4: 255}
     for reduce_zero_label, mapping in ((True, None), (False, None), (True, label_map),
                                        (False, label_map)):
-        loaded = LoadAnnotations(reduce_zero_label=reduce_zero_label)(dict(
-            seg_map_path=str(path), reduce_zero_label=reduce_zero_label, label_map=mapping,
-            seg_fields=[]))['gt_seg_map']
+        expected = (reduced if reduce_zero_label else stored).copy()
+        before = expected.copy()
+        for old, new in (mapping or {}).items():  # applied to the values before remapping
+            expected[before == old] = new
         rules = SegLabelRules(6, reduce_zero_label, mapping, 255)
-        assert rules.target_table()[stored].tolist() == loaded.tolist()
+        assert rules.target_table().tolist() == expected.tolist()
 
 
 def test_label_of_another_size_is_named_with_both_sizes(ade):
@@ -246,7 +247,7 @@ def edit_json(root, edit):
 def test_clean_coco_copy_has_no_findings_and_counts_instances(coco):
     report = check_coco(coco)
     assert report.findings == []
-    assert report.kind == 'coco' and report.classes == COCO_CLASSES
+    assert report.kind is Kind.COCO and report.classes == COCO_CLASSES
     anns = json.loads(ann_file(coco).read_text())
     names = {c['id']: c['name'] for c in anns['categories']}
     expected = {name: 0 for name in COCO_CLASSES}
@@ -272,7 +273,7 @@ def test_unknown_category_and_zero_width_box_are_reported(coco):
                                            c['annotations'][1]['bbox'].__setitem__(2, 0)))
     report = check_coco(coco)
     first, second = coco_json['annotations'][:2]
-    assert [f.severity for f in report.findings] == ['error', 'warning']
+    assert [f.severity for f in report.findings] == [Severity.ERROR, Severity.WARNING]
     unknown, degenerate = (f.message for f in report.findings)
     assert f'annotation id {first["id"]}' in unknown and 'category_id 77' in unknown
     assert f'annotation id {second["id"]}' in degenerate and 'degenerate box' in degenerate

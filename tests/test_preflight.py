@@ -8,7 +8,7 @@ import torch
 from mmengine.registry import DATASETS, init_default_scope
 from PIL import Image
 
-from mmfreq.apis import PreflightError, guard_pipelines, preflight
+from mmfreq.datasets.preflight import PreflightError, guard_pipelines, preflight
 from mmfreq.datasets.synthetic_scenes import write_coco
 from mmfreq.datasets.transforms import SampleError
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG

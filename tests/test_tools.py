@@ -161,6 +161,43 @@ def test_short_training_is_far_above_chance(tmp_path):
     assert miou > chance + 30, (miou, chance)
 
 
+def last_miou(output: str) -> float:
+    """The mIoU of the last evaluation a tool printed."""
+    return float(re.findall(r'mIoU: (\d+\.\d+)', output)[-1])
+
+
+@pytest.mark.slow
+def test_compiled_training_and_testing_reach_the_eager_band(tmp_path):
+    """--compile on both tools: 200 iterations of the demo config on the full
+    built-in data (as test_short_training_is_far_above_chance trains eagerly),
+    then the checkpoint tested compiled and eager."""
+    from mmfreq.datasets.synthetic_scenes import write_ade20k
+
+    root = tmp_path / 'data'
+    write_ade20k(str(root), seed=0)
+    options = [f'{loader}.dataset.data_root={root}'
+               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    train = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--compile', '--work-dir',
+                      tmp_path / 'work', '--cfg-options', 'train_cfg.max_iters=200',
+                      'train_cfg.val_interval=200', 'param_scheduler.1.end=200', *options],
+                     timeout=1800)
+    output = train.stdout + train.stderr
+    assert train.returncode == 0, output[-3000:]
+    assert 'Model has been "compiled"' in output
+    chance = majority_class_miou(root)
+    assert last_miou(output) > chance + 30, (last_miou(output), chance)
+
+    checkpoint = tmp_path / 'work' / 'iter_200.pth'
+    results = {}
+    for mode in ('eager', 'compiled'):
+        flags = ['--compile'] if mode == 'compiled' else []
+        test = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint, *flags, '--work-dir',
+                         tmp_path / mode, '--cfg-options', *options], timeout=1200)
+        assert test.returncode == 0, (test.stdout + test.stderr)[-3000:]
+        results[mode] = last_miou(test.stdout + test.stderr)
+    assert abs(results['compiled'] - results['eager']) <= 0.05, results
+
+
 @pytest.fixture(scope='module')
 def synthetic_coco_root(tmp_path_factory):
     from mmfreq.datasets.synthetic_scenes import write_coco
@@ -318,6 +355,25 @@ def test_cfg_options_mistakes_are_named():
                        'optim_wraper.optimizer.lr=0.1'])
     assert result.returncode == 1
     assert "no top-level key 'optim_wraper'; did you mean 'optim_wrapper'" in result.stderr
+
+
+@pytest.mark.slow  # subprocess runs of the tools
+@pytest.mark.parametrize('tool, switch', [('tools/train.py', '--debug'),
+                                          ('tools/misc/check_dataset.py', 'MMFREQ_DEBUG=1')])
+def test_debug_shows_the_traceback_behind_the_error_line(tool, switch):
+    args = [tool, SYNTHETIC_CONFIG, '--cfg-options', 'optim_wraper.optimizer.lr=0.1']
+    plain = run_tool(args)
+    assert plain.returncode == 1 and 'Traceback' not in plain.stderr
+    if switch.startswith('--'):
+        debug = run_tool(args + [switch])
+    else:
+        debug = run_tool(args, env=dict([switch.split('=')]))
+    assert debug.returncode == 1
+    lines = debug.stderr.strip().splitlines()
+    assert lines[-1] == plain.stderr.strip().splitlines()[-1]
+    assert 'Traceback (most recent call last):' in debug.stderr
+    assert 'in apply_cfg_options' in debug.stderr
+    assert lines[-2].startswith('mmfreq.cli.config.CfgOptionError: --cfg-options optim_wraper')
 
 
 @pytest.mark.slow

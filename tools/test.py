@@ -1,10 +1,11 @@
 """Test a checkpoint: mIoU for segmentors, mAP for detectors, accuracy for classifiers.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--tta] [--cfg-options key=value ...] [--launcher ...]
-        [--non-strict] [--skip-preflight]
+        [--show-dir DIR] [--tta] [--compile] [--cfg-options key=value ...] [--launcher ...]
+        [--non-strict] [--skip-preflight] [--debug]
 
 The checkpoint must fit the model exactly unless --non-strict is given.
+``--debug`` (or ``MMFREQ_DEBUG=1``) prints the traceback behind an ``error:`` line.
 """
 import argparse
 import os.path as osp
@@ -13,24 +14,21 @@ import sys
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfreq.apis import (
-    CfgOptionError,
-    CfgOptionsAction,
-    CheckpointError,
-    CheckpointLoadHook,
+from mmfreq.apis import build_runner
+from mmfreq.cli.config import CfgOptionError, CfgOptionsAction, apply_cfg_options, default_work_dir
+from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
+from mmfreq.cli.launch import allow_project_imports, set_local_rank
+from mmfreq.datasets.preflight import (
     DatasetNotFoundError,
     PreflightError,
-    adapt_to_device,
-    allow_project_imports,
-    apply_cfg_options,
-    build_runner,
     check_dataset_paths,
-    default_work_dir,
     guard_pipelines,
     preflight,
-    set_local_rank,
 )
 from mmfreq.datasets.transforms import SampleError
+from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
+from mmfreq.engine.compile import compile_for_testing
+from mmfreq.engine.cpu import adapt_to_device
 from mmfreq.utils import enable_safe_checkpoint_loading
 from mmfreq.utils.collect_env import MMCVOpsMissingError
 
@@ -44,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save images with predictions drawn on them here')
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation with the config's tta_model and tta_pipeline")
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the model for testing (mmengine compiles only '
+                        'the training step)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--non-strict', action='store_true',
@@ -51,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'unexpected or reshaped keys), e.g. a deliberate partial load')
     parser.add_argument('--skip-preflight', action='store_true',
                         help='do not check the data and the heads\' num_classes first')
+    add_debug_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args(argv)
@@ -85,6 +87,7 @@ def enable_tta(cfg: Config, config_path: str) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    debug = debugging(args)
     set_local_rank(args.local_rank)
     allow_project_imports()
     # mmengine checkpoints (resume, load_from) need it under torch >= 2.6, whatever
@@ -95,10 +98,8 @@ def main(argv=None) -> None:
             sys.exit(f'error: {what} file {path!r} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    try:
+    with exit_on_error(CfgOptionError, debug=debug):
         apply_cfg_options(cfg, args.cfg_options)
-    except CfgOptionError as err:
-        sys.exit(f'error: {err}')
     cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
     cfg.load_from = None  # CheckpointLoadHook reads it, once, in any released layout
     if args.tta:
@@ -113,18 +114,18 @@ def main(argv=None) -> None:
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
     adapt_to_device(cfg, args.launcher)
 
-    try:
+    with exit_on_error(DatasetNotFoundError, MMCVOpsMissingError, PreflightError,
+                       CheckpointError, SampleError, debug=debug):
         init_default_scope(cfg.get('default_scope', 'mmengine'))
         guard_pipelines(cfg, ['test_dataloader'])
         runner = build_runner(cfg)
+        if args.compile:
+            compile_for_testing(runner.model, cfg.get('compile') or True)
         check_dataset_paths(cfg, ['test_dataloader'])
         if not args.skip_preflight:
             preflight(cfg, ['test_dataloader'])
         runner.register_hook(CheckpointLoadHook(args.checkpoint, strict=not args.non_strict))
         runner.test()
-    except (DatasetNotFoundError, MMCVOpsMissingError, PreflightError, CheckpointError,
-            SampleError) as err:
-        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@ assertion, a label with a value above the class count with ``IndexError:
 Target 99 is out of bounds`` from the loss, a label smaller than its image
 only at the first validation: none names the file. mmfreq's tools wrap each
 dataset's pipeline in :class:`CheckedPipeline` (see
-:func:`mmfreq.apis.guard_pipelines`); a config can do the same by hand::
+:func:`mmfreq.datasets.preflight.guard_pipelines`); a config can do the same by hand::
 
     pipeline = [dict(type='mmfreq.CheckedPipeline', transforms=train_pipeline,
                      num_classes=150)]
@@ -17,6 +17,8 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
 
 from mmfreq.registry import TRANSFORMS
+
+from .labels import invalid_targets, label_shape_problem
 
 
 class SampleError(RuntimeError):
@@ -53,17 +55,14 @@ class CheckedPipeline(BaseTransform):
 
     def _check_label(self, results: dict) -> None:
         label, path = results['gt_seg_map'], results.get('seg_map_path')
-        if label.ndim != 2:
-            raise SampleError(f'{path}: label has shape {label.shape}: label maps must be '
-                              'single-channel class indices (an 8-bit grey or palette PNG)')
-        shape = results.get('ori_shape')
-        if shape is not None and tuple(shape[:2]) != label.shape:
-            raise SampleError(f'{path}: label is {label.shape[1]}x{label.shape[0]} (WxH) but '
-                              f'its image {results.get("img_path")} is {shape[1]}x{shape[0]}')
+        problem = label_shape_problem(label.shape, results.get('ori_shape'),
+                                      results.get('img_path'))
+        if problem is not None:
+            raise SampleError(f'{path}: {problem}')
         if self.num_classes is None:
             return
         values = np.flatnonzero(np.bincount(label.ravel()))
-        bad = values[(values >= self.num_classes) & (values != self.ignore_index)]
+        bad = values[invalid_targets(values, self.num_classes, self.ignore_index)]
         if bad.size:
             zero = ' after reduce_zero_label' if results.get('reduce_zero_label') else ''
             raise SampleError(

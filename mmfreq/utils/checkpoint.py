@@ -11,12 +11,14 @@ it could run arbitrary code.
 import os
 import os.path as osp
 import pickle
-from typing import Any, Callable, List, Optional, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional, Union
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer, MMLogger
 from mmengine.runner import CheckpointLoader
+from mmengine.runner.checkpoint import load_from_local
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -108,5 +110,28 @@ def enable_safe_checkpoint_loading() -> None:
     Remote schemes (http, s3, ...) keep mmengine's own loaders. It replaces
     mmengine's local-file loader for the whole process, so nothing calls it
     implicitly: mmfreq's tools and configs do (``import mmfreq.safe_loading``).
+    :func:`disable_safe_checkpoint_loading` undoes it.
     """
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local_safely)
+
+
+def disable_safe_checkpoint_loading() -> None:
+    """Give mmengine back its own loader for local files (``load_from_local``),
+    undoing :func:`enable_safe_checkpoint_loading`."""
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+
+
+@contextmanager
+def safe_checkpoint_loading() -> Iterator[None]:
+    """Load local checkpoints through :func:`load_from_local_safely` inside the
+    block only; mmengine's own loader is registered again on leaving it.
+
+    Example:
+        >>> with safe_checkpoint_loading():
+        ...     runner.train()  # resume=True works under torch >= 2.6
+    """
+    enable_safe_checkpoint_loading()
+    try:
+        yield
+    finally:
+        disable_safe_checkpoint_loading()

@@ -8,7 +8,8 @@ With ``--check`` it exits non-zero when a problem was found.
 import argparse
 import importlib
 import sys
-from typing import Dict, List, Optional
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional
 
 from packaging.version import Version
 
@@ -42,6 +43,24 @@ def mmcv_ops_problem() -> Optional[str]:
     except ImportError as err:
         return str(err)
     return None
+
+
+@contextmanager
+def explain_missing_ops() -> Iterator[None]:
+    """Re-raise a registry ``KeyError`` or an ``ImportError`` as
+    :class:`MMCVOpsMissingError` when mmcv's compiled ops are what is missing.
+
+    Without them mmdet's model modules fail to import and mmengine only warns,
+    so building a detector later fails with a bare "not in the registry"
+    ``KeyError`` (or an ``ImportError`` from a module that imports the ops).
+    """
+    try:
+        yield
+    except (KeyError, ImportError) as err:
+        problem = mmcv_ops_problem()
+        if problem is not None:
+            raise MMCVOpsMissingError(problem) from err
+        raise
 
 
 def collect_env() -> Dict[str, str]:

@@ -15,8 +15,9 @@ import argparse
 import json
 import os.path as osp
 import statistics
-import sys
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
 
 
 class LogKeyError(KeyError):
@@ -125,6 +126,7 @@ def train_time(lines: Sequence[dict]) -> Tuple[float, float, int, int]:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Analyse mmengine scalars.json logs')
+    add_debug_argument(parser)
     commands = parser.add_subparsers(dest='command', required=True)
     plot = commands.add_parser('plot_curve', help='plot keys of one or more logs')
     plot.add_argument('json_logs', nargs='+', help='scalars.json files')
@@ -139,7 +141,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    try:
+    with exit_on_error(FileNotFoundError, ValueError, LogKeyError, debug=debugging(args)):
         logs = {path: load_scalars(path) for path in args.json_logs}
         if args.command == 'plot_curve':
             plot_curve(logs, args.keys, args.out, args.title, args.legend)
@@ -148,8 +150,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             mean, std, slowest, fastest = train_time(lines)
             print(f'{path}: {mean:.4f} s/iter (std {std:.4f}); slowest logged iter '
                   f'{slowest}, fastest {fastest}')
-    except (FileNotFoundError, ValueError, LogKeyError) as err:
-        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

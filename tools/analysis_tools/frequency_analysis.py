@@ -27,7 +27,8 @@ from mmengine.runner import Runner, load_checkpoint
 
 from mmfreq.analysis import layer_statistics
 from mmfreq.analysis.frequency import BANDS
-from mmfreq.apis.runner import build_model_from_config, check_dataset_paths
+from mmfreq.apis import build_model_from_config
+from mmfreq.datasets.preflight import check_dataset_paths
 
 STATISTICS = (*BANDS, 'effective_rank', 'mean_abs_cosine')
 

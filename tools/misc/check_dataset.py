@@ -17,14 +17,13 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfreq.apis import (
-    CfgOptionError,
-    CfgOptionsAction,
-    allow_project_imports,
-    apply_cfg_options,
-)
+from mmfreq.cli.config import CfgOptionError, CfgOptionsAction, apply_cfg_options
+from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
+from mmfreq.cli.launch import allow_project_imports
 from mmfreq.datasets.doctor import (
     DatasetReport,
+    Kind,
+    Severity,
     check_dataset,
     check_heads,
     expected_num_classes,
@@ -45,12 +44,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. '
                         'train_dataloader.dataset.data_root=/data/ade')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def print_report(report: DatasetReport) -> None:
     """The summary of one dataset: samples, speed, class frequencies, findings."""
-    unit = 'pixels' if report.kind == 'segmentation' else 'instances'
+    unit = 'pixels' if report.kind is Kind.SEGMENTATION else 'instances'
     seconds = report.decode_seconds
     rate = f', {report.num_checked / seconds:.0f} samples/s' if seconds > 0 else ''
     print(f'\n== {report.key} ({report.dataset_type}, {report.kind}): {report.num_samples} '
@@ -66,14 +66,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     allow_project_imports()
     if not osp.isfile(args.config):
-        print(f'error: config file {args.config!r} does not exist', file=sys.stderr)
-        return 1
+        sys.exit(f'error: config file {args.config!r} does not exist')
     cfg = Config.fromfile(args.config)
-    try:
+    with exit_on_error(CfgOptionError, debug=debugging(args)):
         apply_cfg_options(cfg, args.cfg_options)
-    except CfgOptionError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     reports, seen = [], set()
     for split in args.split:
@@ -95,11 +91,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     heads = expected_num_classes(cfg.get('model'))
     print('\nheads: ' + (', '.join(f'{k}={v}' for k, v in heads) or 'none with num_classes'))
     findings = [(r.key, f) for r in reports for f in r.findings]
-    errors = sum(f.severity == 'error' for _, f in findings)
+    errors = sum(f.severity is Severity.ERROR for _, f in findings)
     print(f'{len(findings)} finding(s): {errors} error(s), {len(findings) - errors} warning(s)')
     if args.fix_report:
         with open(args.fix_report, 'w') as f:
-            json.dump([dict(dataset=key, path=finding.path, severity=finding.severity,
+            json.dump([dict(dataset=key, path=finding.path, severity=finding.severity.value,
                             problem=finding.message) for key, finding in findings], f, indent=1)
         print(f'findings written to {args.fix_report}')
     return 1 if findings else 0

@@ -1,0 +1,56 @@
+"""What a tool does around launching a run: the rank torch's launcher passes,
+project imports from the working directory, and the line naming the model."""
+import logging
+import os
+import sys
+
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+
+
+def set_local_rank(local_rank: int) -> None:
+    """Export ``--local-rank`` (torch.distributed.launch) as ``LOCAL_RANK``
+    unless torchrun set it already.
+
+    Args:
+        local_rank (int): The rank parsed from the command line.
+    """
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))
+
+
+def allow_project_imports() -> None:
+    """Put the working directory on the import path.
+
+    ``python tools/train.py`` puts ``tools/``, not the working directory, on
+    ``sys.path``, so a config's ``custom_imports`` of
+    ``projects.<name>.<module>`` (OpenMMLab's projects/ layout) would not be
+    found from the repository root; mmengine only suggests ``PYTHONPATH``.
+    The tools call this first thing; the library never does.
+    """
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def log_model_summary(runner: Runner) -> None:
+    """Log one line naming what was built, so a run that stops on data still shows it.
+
+    Args:
+        runner (Runner): A runner whose model is built.
+    """
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    params = sum(p.numel() for p in model.parameters())
+    parts = [type(model).__name__]
+    backbone = getattr(model, 'backbone', None)
+    if backbone is not None:
+        parts.append(f'backbone {type(backbone).__name__}')
+    for head_name in ('decode_head', 'bbox_head', 'roi_head', 'head'):
+        head = getattr(model, head_name, None)
+        classes = getattr(head, 'num_classes', None)
+        if classes is None and head is not None:
+            classes = getattr(getattr(head, 'bbox_head', None), 'num_classes', None)
+        if classes is not None:
+            parts.append(f'{classes} classes')
+            break
+    print_log(f'model built: {", ".join(parts)}, {params / 1e6:.2f}M parameters',
+              logger='current', level=logging.INFO)
