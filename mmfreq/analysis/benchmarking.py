@@ -6,6 +6,9 @@ in one process, interleaved round by round so that machine drift hits all of
 them alike. Peak memory on CPU is the
 growth of the resident set during one pass (Linux high-water mark, reset just
 before the pass), measured in a fresh process; on CUDA it is the allocator's peak.
+A pass is a forward, or with ``backward`` a training step (forward and backward).
+A :class:`Compiled` builder gives the ``torch.compile`` variant of a model; its
+memory is measured on a pass after the compiling one.
 """
 import argparse
 import json
@@ -14,12 +17,31 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
 Builder = Callable[[], nn.Module]
+
+
+class Compiled:
+    """A builder of ``torch.compile(build(), **options)``.
+
+    Picklable when ``build`` is (a module-level function or a
+    ``functools.partial`` of one), so the peak-memory process can build it.
+
+    Args:
+        build: Builder of the eager module.
+        **options: Keyword arguments of ``torch.compile`` (``backend``,
+            ``mode``, ``dynamic``, ...).
+    """
+
+    def __init__(self, build: Builder, **options) -> None:
+        self.build, self.options = build, options
+
+    def __call__(self) -> nn.Module:
+        return torch.compile(self.build(), **self.options)
 
 
 def run_once(module: nn.Module, inputs: torch.Tensor, backward: bool) -> None:
@@ -62,11 +84,13 @@ def _status_bytes(field: str) -> int:
 
 
 def _peak_memory_child(build: Builder, shape: Sequence[int], backward: bool,
-                       threads: int) -> float:
+                       threads: int, warmup: int) -> float:
     torch.set_num_threads(threads)
     module = build()
     module.train(backward)
     inputs = torch.randn(*shape)
+    for _ in range(warmup):
+        run_once(module, inputs, backward)
     # Reset the resident-set high-water mark, so that what building the model
     # (or importing) allocated and freed cannot hide a smaller pass.
     with open('/proc/self/clear_refs', 'w') as f:
@@ -77,20 +101,30 @@ def _peak_memory_child(build: Builder, shape: Sequence[int], backward: bool,
 
 
 def peak_memory_mb(build: Builder, shape: Sequence[int], backward: bool = False,
-                   device: str = 'cpu') -> float:
+                   device: str = 'cpu', warmup: Optional[int] = None) -> float:
     """Peak memory (MiB) one pass adds on top of the model and its input.
 
-    ``build`` must be picklable (a module-level function or a
-    ``functools.partial`` of one) when ``device`` is the CPU.
+    Args:
+        build: Builder of the module; picklable (a module-level function or a
+            ``functools.partial`` of one) when ``device`` is the CPU.
+        shape: Input shape.
+        backward: Measure a training step instead of a forward.
+        device: 'cpu' or a CUDA device.
+        warmup: Passes run before the measured one. Defaults to 1 for a
+            :class:`Compiled` builder (the first pass compiles), else 0.
     """
+    if warmup is None:
+        warmup = 1 if isinstance(build, Compiled) else 0
     if device == 'cpu':
         context = multiprocessing.get_context('spawn')
         with context.Pool(1) as pool:
-            return pool.apply(_peak_memory_child,
-                              (build, tuple(shape), backward, torch.get_num_threads()))
+            return pool.apply(_peak_memory_child, (build, tuple(shape), backward,
+                                                   torch.get_num_threads(), warmup))
     module = build().to(device)
     module.train(backward)
     inputs = torch.randn(*shape, device=device)
+    for _ in range(warmup):
+        run_once(module, inputs, backward)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     baseline = torch.cuda.memory_allocated()
@@ -110,6 +144,7 @@ def compare_models(builders: Dict[str, Builder], shape: Sequence[int], reference
                    device: str = 'cpu') -> Dict[str, Dict[str, float]]:
     """Latency and peak memory of every model on one input shape, with ratios.
 
+    Builders may be :class:`Compiled`: their warm-up rounds compile.
     Returns ``{name: {'latency_ms', 'peak_mb', 'latency_ratio', 'memory_ratio'}}``,
     the ratios taken against ``builders[reference]``.
     """
@@ -151,11 +186,16 @@ def benchmark_parser(doc: str, out: str, iters: int = 3) -> argparse.ArgumentPar
 
 
 def start_record(args: argparse.Namespace, device: str = 'cpu', **fields) -> dict:
-    """Set the thread count and return the fields every result line starts with."""
+    """Set the thread count and return the fields every result line starts with.
+
+    They name the machine (``device_name``, ``cpu_count``), its load when the run
+    started (``load_average``: 1, 5, 15 minutes), the threads and torch's version.
+    """
     torch.set_num_threads(args.threads)
     device_name = (torch.cuda.get_device_name() if device.startswith('cuda')
                    else platform.processor() or platform.machine())
-    return dict(**fields, device=device, device_name=device_name, threads=args.threads,
+    return dict(**fields, device=device, device_name=device_name, cpu_count=os.cpu_count(),
+                load_average=[round(v, 2) for v in os.getloadavg()], threads=args.threads,
                 torch=torch.__version__, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
 
 
