@@ -9,6 +9,10 @@ from setuptools import find_packages, setup
 HERE = osp.dirname(osp.abspath(__file__))
 # What `mim` looks for inside the installed package (mmfreq/.mim/...).
 MIM_FILES = ('configs', 'tools', 'model-index.yml')
+# The files of MIM_FILES a wheel carries; every config, including the shared
+# pieces its _base_ names, must match (tests/test_mim.py checks).
+PACKAGE_DATA = {'mmfreq': ['.mim/model-index.yml', '.mim/configs/*.py',
+                           '.mim/configs/_base_/*.py', '.mim/tools/*', '.mim/tools/*/*']}
 
 
 def read_version() -> str:
@@ -62,8 +66,7 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*', 'projects',
                                            'projects.*')),
         include_package_data=True,
-        package_data={'mmfreq': ['.mim/model-index.yml', '.mim/configs/*.py', '.mim/tools/*',
-                                 '.mim/tools/*/*']},
+        package_data=PACKAGE_DATA,
         install_requires=read_requirements('runtime.txt'),
         extras_require={
             'mim': read_requirements('mminstall.txt'),

@@ -6,10 +6,6 @@
 # 8.3 GFLOPs (2 x multiply-adds). This model: 4.167 G multiply-adds (8.33 as the
 # paper counts), 25.13M parameters; why no choice of augmented 3x3 convs gives
 # 25.8M is in AAResNet's docstring.
-_base_ = 'mmpretrain::resnet/resnet50_8xb32_in1k.py'
-# Registers mmfreq's modules and its safe checkpoint loader, also for the host
-# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
-custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
-                      allow_failed_imports=False)
+_base_ = ['mmpretrain::resnet/resnet50_8xb32_in1k.py', './_base_/mmfreq_imports.py']
 
 model = dict(backbone=dict(type='mmfreq.AAResNet'))

@@ -2,20 +2,13 @@
 # 512x512, 40k iterations. The FDAM neck makes the 1/4...1/32 pyramid from
 # layers 3, 6, 9, 12; mmseg's FPN then unifies the channels. Initialised from
 # DeiT-III-S.
-_base_ = './fpn_van_b.py'
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+_base_ = ['./fpn_van_b.py', './_base_/deit3.py']
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmfreq.FDAMViT',
-        arch='small',
-        img_size=512,
-        drop_path_rate=0.1,
-        # ImageNet-21k DeiT-III-S (facebookresearch/deit README_revenge.md, ViT-S 224).
-        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/deit/deit_3_small_224_21k.pth')),  # noqa: E501
+    backbone=dict(_delete_=True, **_base_.deit3_s_backbone),
     neck=[
-        dict(type='mmfreq.FDAMNeck', in_channels=384, norm_cfg=norm_cfg),
+        dict(type='mmfreq.FDAMNeck', in_channels=384,
+             norm_cfg=dict(type='SyncBN', requires_grad=True)),
         dict(type='FPN', in_channels=[384] * 4, out_channels=256, num_outs=4),
     ])
 

@@ -3,22 +3,13 @@
 # FPN adds P6. A ViTDet-style recipe for plain ViT-B (AdamW lr 1e-4, wd 0.1,
 # layer-wise lr decay 0.7, drop path 0.1), with FDAM's lr_mult 2 on FreqScale and
 # activation checkpointing so 1333x800 training fits. Initialised from DeiT-III-B.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
-# Registers mmfreq's modules and its safe checkpoint loader, also for the host
-# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
-custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
-                      allow_failed_imports=False)
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', './_base_/mmfreq_imports.py',
+    './_base_/deit3.py'
+]
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmfreq.FDAMViT',
-        arch='base',
-        img_size=512,
-        drop_path_rate=0.1,
-        with_cp=True,
-        # ImageNet-21k DeiT-III-B (facebookresearch/deit README_revenge.md, ViT-B 224).
-        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/deit/deit_3_base_224_21k.pth')),  # noqa: E501
+    backbone=dict(_delete_=True, **_base_.deit3_b_backbone, with_cp=True),
     neck=[
         dict(type='mmfreq.FDAMNeck', in_channels=768),
         dict(type='FPN', in_channels=[768] * 4, out_channels=256, num_outs=5),

@@ -1,10 +1,4 @@
-# Mask R-CNN + Focal-B on COCO, 1x. Activation checkpointing keeps 1333x800
-# training of the 128-channel model within common GPU memory.
-# ImageNet-1k Focal-B: microsoft/Focal-Transformer README, focal-base-is224-ws7.pth.
+# Mask R-CNN + Focal-B on COCO, 1x, with activation checkpointing.
 _base_ = './mask_rcnn_focal_t_1x.py'
 
-model = dict(
-    backbone=dict(
-        arch='base', drop_path_rate=0.3, with_cp=True,
-        init_cfg=dict(checkpoint='https://projects4jw.blob.core.windows.net/model/focal-transformer/imagenet1k/focal-base-is224-ws7.pth')),  # noqa: E501
-    neck=dict(in_channels=[128, 256, 512, 1024]))
+model = dict(backbone=_base_.focal_b_changes, neck=dict(in_channels=[128, 256, 512, 1024]))

@@ -1,7 +1,4 @@
 # RetinaNet + Focal-S on COCO, 3x.
-# ImageNet-1k Focal-S: microsoft/Focal-Transformer README, focal-small-is224-ws7.pth.
 _base_ = './retinanet_focal_t_3x.py'
 
-model = dict(backbone=dict(
-    arch='small', drop_path_rate=0.3,
-    init_cfg=dict(checkpoint='https://projects4jw.blob.core.windows.net/model/focal-transformer/imagenet1k/focal-small-is224-ws7.pth')))  # noqa: E501
+model = dict(backbone=_base_.focal_s_changes)

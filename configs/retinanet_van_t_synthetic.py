@@ -2,27 +2,28 @@
 # the one-stage detection path, and the detection test-time augmentation
 # (tools/test.py --tta), at the scenes' scale. Make the data first:
 #   python -m mmfreq.datasets.synthetic_scenes data/synthetic_coco --format coco
-_base_ = './retinanet_van_b_1x.py'
-data_root = 'data/synthetic_coco/'
-metainfo = dict(classes=('disc', 'square', 'triangle', 'bar'))
-scale = (256, 256)  # the scenes are 96-160 px: upscale so objects meet the anchors
-max_epochs = 3
+_base_ = [
+    'mmdet::_base_/models/retinanet_r50_fpn.py', 'mmdet::retinanet/retinanet_tta.py',
+    './_base_/synthetic_coco.py'
+]
 
 model = dict(
-    backbone=dict(arch='b0', drop_path_rate=0.0, init_cfg=None),
+    backbone=dict(_base_.van_b2_backbone, _delete_=True, arch='b0', drop_path_rate=0.0,
+                  init_cfg=None),
+    # the base FPN skips stage 1 (start_level=1): P3-P5 from VAN, P6-P7 extra convs
     neck=dict(in_channels=[32, 64, 160, 256], out_channels=64),
     bbox_head=dict(num_classes=4, in_channels=64, feat_channels=64))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=scale, keep_ratio=True),
+    dict(type='Resize', scale=_base_.scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=scale, keep_ratio=True),
+    dict(type='Resize', scale=_base_.scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
@@ -39,19 +40,8 @@ tta_pipeline = [
                                                'scale_factor', 'flip', 'flip_direction'))],
     ]),
 ]
-train_dataloader = dict(
-    batch_size=4,
-    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+val_evaluator = dict(metric='bbox')  # boxes only: the base's evaluator also scores masks
 test_evaluator = val_evaluator
-
-optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs),
-]
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(max_keep_ckpts=2))

@@ -8,33 +8,17 @@
 # norm, GELU, deconv; 2x: deconv; 1x; 0.5x: max-pool), FDAMNeck without FreqScale.
 # Reported in the FDAM paper (ADE20K, single-scale mIoU): DeiT-III-B 51.8.
 _base_ = [
-    'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_160k.py',
+    'mmseg::_base_/models/upernet_vit-b16_ln_mln.py', './_base_/ade20k_160k.py',
+    './_base_/deit3.py'
 ]
-# Registers mmfreq's modules and its safe checkpoint loader, also for the host
-# toolboxes' own tools and inferencers (see mmfreq/safe_loading.py).
-custom_imports = dict(imports=['mmfreq.models', 'mmfreq.safe_loading'],
-                      allow_failed_imports=False)
-crop_size = (512, 512)
-norm_cfg = dict(type='SyncBN', requires_grad=True)
 
 model = dict(
     pretrained=None,
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        _delete_=True,
-        type='mmfreq.FDAMViT',
-        arch='base',
-        img_size=512,
-        drop_path_rate=0.15,
-        att_inv=False,
-        freq_scale=False,
-        # ImageNet-21k DeiT-III-B (facebookresearch/deit README_revenge.md, ViT-B 224).
-        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/deit/deit_3_base_224_21k.pth')),  # noqa: E501
-    neck=dict(_delete_=True, type='mmfreq.FDAMNeck', in_channels=768, norm_cfg=norm_cfg,
-              freq_scale=False),
+    data_preprocessor=dict(size=_base_.crop_size),
+    backbone=dict(_base_.deit3_b_backbone, _delete_=True, drop_path_rate=0.15, att_inv=False,
+                  freq_scale=False),
+    neck=dict(_delete_=True, type='mmfreq.FDAMNeck', in_channels=768,
+              norm_cfg=dict(type='SyncBN', requires_grad=True), freq_scale=False),
     decode_head=dict(num_classes=150),
     auxiliary_head=dict(num_classes=150))
 

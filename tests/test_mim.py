@@ -31,6 +31,19 @@ def test_mim_train_finds_config_and_tool_by_name(synthetic_root, tmp_path):
     assert (work_dir / 'iter_2.pth').is_file()
 
 
+def test_a_wheel_carries_every_config_and_the_bases_they_name():
+    import fnmatch
+    import runpy
+
+    patterns = runpy.run_path(str(ROOT / 'setup.py'))['PACKAGE_DATA']['mmfreq']
+    configs = [p.relative_to(ROOT).as_posix() for p in (ROOT / 'configs').rglob('*.py')]
+    assert any(path.startswith('configs/_base_/') for path in configs)
+    for path in configs:
+        # fnmatch's * crosses '/', setuptools' does not: compare folder depths too
+        assert any(fnmatch.fnmatch(f'.mim/{path}', pattern) and
+                   pattern.count('/') == path.count('/') + 1 for pattern in patterns), path
+
+
 def test_model_index_names_existing_configs_by_their_file_name():
     """mim finds configs by file basename; the index must name real files."""
     index = yaml.safe_load((ROOT / 'model-index.yml').read_text())
