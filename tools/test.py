@@ -12,25 +12,18 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-from mmfreq.apis import build_runner
-from mmfreq.cli.config import CfgOptionError, CfgOptionsAction, apply_cfg_options, default_work_dir
-from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
-from mmfreq.cli.launch import allow_project_imports, set_local_rank
-from mmfreq.datasets.preflight import (
-    DatasetNotFoundError,
-    PreflightError,
-    check_dataset_paths,
-    guard_pipelines,
-    preflight,
+from mmfreq.cli.errors import debugging, exit_on_error
+from mmfreq.cli.run import (
+    BUILD_ERRORS,
+    add_run_arguments,
+    build_checked_runner,
+    load_run_config,
 )
 from mmfreq.datasets.transforms import SampleError
 from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
 from mmfreq.engine.compile import compile_for_testing
 from mmfreq.engine.cpu import adapt_to_device
-from mmfreq.utils import enable_safe_checkpoint_loading
-from mmfreq.utils.collect_env import MMCVOpsMissingError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,19 +35,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save images with predictions drawn on them here')
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation with the config's tta_model and tta_pipeline")
-    parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the model for testing (mmengine compiles only '
-                        'the training step)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        help='override config keys, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--non-strict', action='store_true',
                         help='load a checkpoint that does not fit the model (missing, '
                         'unexpected or reshaped keys), e.g. a deliberate partial load')
-    parser.add_argument('--skip-preflight', action='store_true',
-                        help='do not check the data and the heads\' num_classes first')
-    add_debug_argument(parser)
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_run_arguments(parser, 'test_dataloader.batch_size=1')
     return parser.parse_args(argv)
 
 
@@ -88,19 +72,7 @@ def enable_tta(cfg: Config, config_path: str) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     debug = debugging(args)
-    set_local_rank(args.local_rank)
-    allow_project_imports()
-    # mmengine checkpoints (resume, load_from) need it under torch >= 2.6, whatever
-    # the config imports (see mmfreq/safe_loading.py)
-    enable_safe_checkpoint_loading()
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            sys.exit(f'error: {what} file {path!r} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    with exit_on_error(CfgOptionError, debug=debug):
-        apply_cfg_options(cfg, args.cfg_options)
-    cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
+    cfg = load_run_config(args, [(args.config, 'config'), (args.checkpoint, 'checkpoint')])
     cfg.load_from = None  # CheckpointLoadHook reads it, once, in any released layout
     if args.tta:
         enable_tta(cfg, args.config)
@@ -114,16 +86,10 @@ def main(argv=None) -> None:
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
     adapt_to_device(cfg, args.launcher)
 
-    with exit_on_error(DatasetNotFoundError, MMCVOpsMissingError, PreflightError,
-                       CheckpointError, SampleError, debug=debug):
-        init_default_scope(cfg.get('default_scope', 'mmengine'))
-        guard_pipelines(cfg, ['test_dataloader'])
-        runner = build_runner(cfg)
+    with exit_on_error(*BUILD_ERRORS, CheckpointError, SampleError, debug=debug):
+        runner = build_checked_runner(cfg, ['test_dataloader'], not args.skip_preflight)
         if args.compile:
             compile_for_testing(runner.model, cfg.get('compile') or True)
-        check_dataset_paths(cfg, ['test_dataloader'])
-        if not args.skip_preflight:
-            preflight(cfg, ['test_dataloader'])
         runner.register_hook(CheckpointLoadHook(args.checkpoint, strict=not args.non_strict))
         runner.test()
 

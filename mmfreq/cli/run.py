@@ -1,0 +1,108 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: their common flags, the
+config they start from and the checked build of its runner."""
+import argparse
+import os.path as osp
+import sys
+from typing import Sequence, Tuple
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+
+from mmfreq.apis import build_runner
+from mmfreq.datasets.preflight import (
+    DatasetNotFoundError,
+    PreflightError,
+    check_dataset_paths,
+    guard_pipelines,
+    preflight,
+)
+from mmfreq.utils.checkpoint import enable_safe_checkpoint_loading
+from mmfreq.utils.collect_env import MMCVOpsMissingError
+
+from .config import CfgOptionError, CfgOptionsAction, apply_cfg_options, default_work_dir
+from .errors import add_debug_argument, debugging, exit_on_error
+from .launch import allow_project_imports, log_model_summary, set_local_rank
+
+#: What :func:`build_checked_runner` raises for a user to fix.
+BUILD_ERRORS = (DatasetNotFoundError, MMCVOpsMissingError, PreflightError)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, example_option: str) -> None:
+    """Add the flags of a run: ``--compile``, ``--cfg-options``,
+    ``--skip-preflight``, ``--debug``, ``--launcher`` and ``--local-rank``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        example_option (str): A ``key=value`` shown in the help of ``--cfg-options``.
+    """
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the model (training: mmengine\'s compile=True; '
+                        'testing: the forward, which mmengine leaves eager)')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
+                        help=f'override config keys, e.g. {example_option}')
+    parser.add_argument('--skip-preflight', action='store_true',
+                        help='do not check the data and the heads\' num_classes first')
+    add_debug_argument(parser)
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    # torch.distributed.launch passes --local-rank (older: --local_rank).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_run_config(args: argparse.Namespace, files: Sequence[Tuple[str, str]]) -> Config:
+    """Read the config of a run as both tools do.
+
+    Exports the local rank, lets ``custom_imports`` reach ``projects/``,
+    turns on the safe checkpoint loader (mmengine checkpoints need it under
+    torch >= 2.6 whatever the config imports; see :mod:`mmfreq.safe_loading`),
+    then reads ``args.config`` with ``--cfg-options`` and ``--launcher``
+    applied and the work directory set.
+
+    Args:
+        args (argparse.Namespace): Parsed with :func:`add_run_arguments`, plus
+            ``config`` and ``work_dir``.
+        files (Sequence[tuple[str, str]]): (path, what) of each file that must
+            exist, named in the error when it does not.
+
+    Returns:
+        Config: The config.
+    """
+    set_local_rank(args.local_rank)
+    allow_project_imports()
+    enable_safe_checkpoint_loading()
+    for path, what in files:
+        if not osp.isfile(path):
+            sys.exit(f'error: {what} file {path!r} does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    with exit_on_error(CfgOptionError, debug=debugging(args)):
+        apply_cfg_options(cfg, args.cfg_options)
+    cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
+    return cfg
+
+
+def build_checked_runner(cfg: Config, loaders: Sequence[str], run_preflight: bool) -> Runner:
+    """Build the runner of ``cfg`` with every pipeline of ``loaders`` guarded
+    (a sample that fails names its files), log what was built, then check the
+    dataset paths and, if asked, run the pre-flight.
+
+    Args:
+        cfg (Config): From :func:`load_run_config`, changed in place.
+        loaders (Sequence[str]): The dataloader keys the run reads.
+        run_preflight (bool): Check the data against the heads before any step.
+
+    Returns:
+        Runner: The built runner.
+
+    Raises:
+        DatasetNotFoundError, MMCVOpsMissingError, PreflightError: see
+            :data:`BUILD_ERRORS`.
+    """
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    guard_pipelines(cfg, loaders)
+    runner = build_runner(cfg)
+    log_model_summary(runner)
+    check_dataset_paths(cfg, loaders)
+    if run_preflight:
+        preflight(cfg, loaders)
+    return runner
