@@ -1,6 +1,5 @@
 """tools/deployment/pytorch2onnx.py: every backbone family exports and its
 ONNX file agrees with PyTorch in onnxruntime (the tool's own check, < 1e-4)."""
-import importlib.util
 import re
 
 import pytest
@@ -27,13 +26,6 @@ def small_focal_config(tmp_path) -> str:
     return str(path)
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('pytorch2onnx', ROOT / TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def export_and_check(tmp_path, config, *options) -> str:
     """Run the tool; return its output after asserting every check passed."""
     out = tmp_path / 'model.onnx'
@@ -51,9 +43,8 @@ def test_van_segmentor_logits_at_full_resolution(tmp_path):
     import numpy as np
     import onnxruntime
 
-    tool = load_tool()
     out = str(tmp_path / 'van.onnx')
-    tool.main([str(VAN), '--shape', '64', '96', '--out', out])
+    pytorch2onnx_main([str(VAN), '--shape', '64', '96', '--out', out])
     session = onnxruntime.InferenceSession(out, providers=['CPUExecutionProvider'])
     (logits,) = session.run(None, {'image': np.zeros((1, 3, 64, 96), np.float32)})
     assert logits.shape == (1, 6, 64, 96)
@@ -67,10 +58,11 @@ def test_the_graph_folds_in_the_data_preprocessor(tmp_path):
     import torch
     import torch.nn.functional as F
 
-    tool = load_tool()
-    module, host = tool.build(str(VAN), None, backbone_only=False)
+    from mmfreq.deployment import build_exportable, export_onnx
+
+    module, host = build_exportable(str(VAN), None, backbone_only=False)
     out = str(tmp_path / 'van.onnx')
-    tool.export(module, (64, 64), out, dynamic=False, opset=17)
+    export_onnx(module, (64, 64), out, dynamic=False, opset=17)
     bgr = np.random.default_rng(1).uniform(0, 255, (1, 3, 64, 64)).astype(np.float32)
     model = module.model
     rgb = torch.from_numpy(bgr[:, ::-1].copy())
@@ -104,6 +96,47 @@ def test_aa_conv_exports_with_its_padded_head_size(tmp_path, hw):
     with torch.no_grad():
         expected = layer(x).numpy()
     assert abs(got - expected).max() < 1e-4
+
+
+def pytorch2onnx_main(argv) -> None:
+    """The tool's ``main``, run in this process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location('pytorch2onnx', ROOT / TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(argv)
+
+
+@pytest.mark.parametrize('hw', [(6, 6), (7, 9), (1, 5)])
+def test_freq_scale_exports_itself_as_dft_products(tmp_path, hw):
+    """FreqScale's own export form (no torch.fft in ONNX) computes what its FFTs do."""
+    import onnxruntime
+    import torch
+
+    from mmfreq.models.layers import FreqScale, add_freq_scale
+
+    class Residual(torch.nn.Module):  # the channels-last residual form the blocks use
+        def __init__(self) -> None:
+            super().__init__()
+            self.freq_scale = FreqScale(16, groups=4, basis_size=6)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return add_freq_scale(x, self.freq_scale)
+
+    torch.manual_seed(0)
+    layer = Residual().eval()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    x = torch.randn(2, *hw, 16)
+    path = tmp_path / 'freq_scale.onnx'
+    torch.onnx.export(layer, (x, ), str(path), opset_version=17, dynamo=False)
+    session = onnxruntime.InferenceSession(str(path))
+    (got, ) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        expected = layer(x).numpy()
+    assert abs(got - expected).max() < 1e-4 * abs(expected).max()
 
 
 @pytest.mark.slow

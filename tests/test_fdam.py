@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
-from mmfreq.testing.reference import textbook_freq_scale
+from mmfreq.testing.reference import OfficialFDAMViT, official_freq_scale
 
 TINY = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
 SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6)
@@ -142,15 +142,14 @@ def test_freq_scale_filters_frequencies():
 
 
 @pytest.mark.parametrize('size', [(8, 8), (7, 9), (13, 6), (1, 5), (16, 11)])
-def test_freq_scale_equals_the_textbook_formula(size):
+def test_freq_scale_equals_the_official_formula(size):
     torch.manual_seed(0)
     m = FreqScale(40, groups=8, num_filters=3, basis_size=6)
     randomise_(m)
     x = torch.randn(2, 40, *size, requires_grad=True)
-    expected = textbook_freq_scale(m, x)
+    expected = official_freq_scale(m, x)
     out = m(x)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(m(x, residual=True), x + expected, rtol=1e-5, atol=1e-5)
     tokens = x.detach().flatten(2).transpose(1, 2).contiguous()
     torch.testing.assert_close(add_freq_scale(tokens, m, size),
                                tokens + expected.detach().flatten(2).transpose(1, 2),
@@ -176,7 +175,7 @@ def test_freq_scale_follows_in_place_basis_updates():
         first = m(x)
         m.basis.mul_(2)  # an in-place update, as an optimizer step does
         torch.testing.assert_close(m(x), 2 * first)
-        torch.testing.assert_close(m(x), textbook_freq_scale(m, x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(m(x), official_freq_scale(m, x), rtol=1e-5, atol=1e-5)
 
 
 def test_freq_scale_runs_in_fp32_under_autocast():
@@ -380,3 +379,101 @@ def test_deit2mmfreq_converts_and_refuses_another_arch(tmp_path):
     wrong = run_tool(['tools/model_converters/deit2mmfreq.py', src, dst, '--arch', 'base'])
     assert wrong.returncode != 0
     assert 'does not fit FDAMViT' in wrong.stderr and '(needs (768,))' in wrong.stderr
+
+
+def test_fdam_vit_equals_the_official_formulation():
+    """Forward and gradients against the official code's AttInv and FreqScale
+    (materialised attention, rfft2 of the transposed tokens, stacked real and
+    imaginary parts), on every FDAM parameter moved off its initial value."""
+    torch.manual_seed(0)
+    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
+    randomise_(model)
+    official = OfficialFDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
+    official.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 40, 56)
+    outs, expected = model(x), official(x)
+    for a, b in zip(outs, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
+    grad = [torch.randn_like(o) for o in outs]
+    params = [p for _, p in sorted(model.named_parameters())]
+    official_params = [p for _, p in sorted(official.named_parameters())]
+    for a, b in zip(torch.autograd.grad(outs, params, grad),
+                    torch.autograd.grad(expected, official_params, grad)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+
+
+def graph_breaks(module: torch.nn.Module, *inputs) -> list:
+    """``torch._dynamo.explain``'s graph breaks of ``module(*inputs)``, each as
+    its reason and the innermost source line."""
+    torch._dynamo.reset()
+    explanation = torch._dynamo.explain(module)(*inputs)
+    return [f'{r.reason} at {r.user_stack[-1].filename}:{r.user_stack[-1].lineno}'
+            if r.user_stack else r.reason for r in explanation.break_reasons]
+
+
+def assert_compiles_like_eager(module: torch.nn.Module, inputs_by_size: list,
+                               backend: str = 'eager', backward: bool = False) -> None:
+    """Compiled equals eager within 1e-4 for each input (with ``backward`` also
+    the parameters' gradients); one graph for the first input (else fail
+    naming the graph breaks), at most one recompile for the second."""
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    torch._dynamo.reset()
+    counter = CompileCounterWithBackend(backend)
+    compiled = torch.compile(module, backend=counter)
+    params = list(module.parameters())
+    for i, inputs in enumerate(inputs_by_size):
+        with torch.set_grad_enabled(backward):
+            # eager first: a training-mode pass updates norm statistics in place
+            expected = module(*inputs)
+            grads = [torch.randn_like(o) for o in expected]
+            expected_grads = torch.autograd.grad(expected, params, grads) if backward else []
+            got = compiled(*inputs)
+        if i == 0 and counter.frame_count != 1:
+            pytest.fail(f'graph breaks: {graph_breaks(module, *inputs)}')
+        for a, b in zip(got, expected):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+        if backward:
+            for a, b in zip(torch.autograd.grad(got, params, grads), expected_grads):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert counter.frame_count <= 2, f'{counter.frame_count} compilations for two input sizes'
+    torch._dynamo.reset()
+
+
+def compile_test_vit() -> FDAMViT:
+    torch.manual_seed(0)
+    model = FDAMViT(dict(embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64),
+                    img_size=64, out_indices=(0,), freq_scale_cfg=SMALL_FREQ)
+    randomise_(model)
+    return model
+
+
+def compile_test_neck() -> FDAMNeck:
+    torch.manual_seed(0)
+    neck = FDAMNeck(32, scales=(4, 0.5), freq_scale_cfg=SMALL_FREQ).train()
+    randomise_(neck)
+    return neck
+
+
+def neck_inputs(h: int, w: int) -> tuple:
+    return ([torch.randn(2, 32, h, w) for _ in range(2)],)
+
+
+def test_fdam_vit_compiles_without_graph_breaks():
+    """Dynamo's graph only (the 'eager' backend), to keep this test fast; the
+    slow test below runs AOT autograd with gradients."""
+    assert_compiles_like_eager(compile_test_vit(), [(torch.randn(2, 3, 48, 64),),
+                                                    (torch.randn(2, 3, 80, 40),)])
+
+
+def test_fdam_neck_compiles_without_graph_breaks():
+    assert_compiles_like_eager(compile_test_neck(), [neck_inputs(5, 7), neck_inputs(8, 6)])
+
+
+@pytest.mark.slow  # AOT autograd tracing of forward and backward: about a minute
+def test_fdam_vit_and_neck_train_compiled_like_eager():
+    assert_compiles_like_eager(compile_test_vit(), [(torch.randn(2, 3, 48, 64),),
+                                                    (torch.randn(2, 3, 80, 40),)],
+                               backend='aot_eager', backward=True)
+    assert_compiles_like_eager(compile_test_neck(), [neck_inputs(5, 7), neck_inputs(8, 6)],
+                               backend='aot_eager', backward=True)

@@ -6,6 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from mmfreq.models.backbones.fdam_vit import FDAMBlock, FDAMViT
 from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention, FreqScale
 
 
@@ -133,13 +134,84 @@ class MaterialisedAttInvAttention(AttInvAttention):
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
-def textbook_freq_scale(m: FreqScale, x: torch.Tensor) -> torch.Tensor:
-    """FreqScale(x) for a (B, C, H, W) map as the official code computes it:
-    rfft2 in one call, the basis resized and mixed per group, irfft2."""
+class OfficialAttInvAttention(AttInvAttention):
+    """AttInv attention computed as the official FDAM code does (``Attention`` in
+    ``FDAM_mmseg/mmcv_custom/deit_fdam.py``): the gates from StarReLU(x), each
+    repeated over its head's channels, the softmax attention held as an N x N
+    matrix, then ``x + x a g_lf`` and ``+ (V - AV) b g_hf`` one after the
+    other. Same parameters as :class:`AttInvAttention`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        heads, inv = self.num_heads, self.att_inv
+        q, k, v = self.qkv(x).reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        attn = ((q * (c // heads) ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
+        out = (attn @ v).transpose(1, 2).reshape(b, n, c)
+        if inv is None:
+            return self.proj(out)
+        feat = inv.gate_act(x)
+        highpass = v.permute(0, 2, 1, 3).reshape(b, n, c) - out
+        if inv.lowpass_gate is not None:
+            gate = torch.tanh(inv.lowpass_gate(feat)).repeat_interleave(c // heads, dim=-1)
+            out = out + out * gate * inv.lowpass_gamma
+        if inv.highpass_gate is not None:
+            s2 = F.softplus(inv.highpass_gate(feat)) ** 2
+            gate = (2 * s2 / (s2 + 0.3678)).repeat_interleave(c // heads, dim=-1)
+            out = out + gate * highpass * inv.highpass_gamma
+        return self.proj(out)
+
+
+def official_freq_scale(m: FreqScale, x: torch.Tensor) -> torch.Tensor:
+    """FreqScale(x) for a (B, C, H, W) map as the official code computes it
+    (``GroupDynamicScale``): rfft2 of the map as given (fp32), the router on
+    its spatial mean, the basis resized and mixed per group with einsum, the
+    spectrum's real and imaginary parts scaled and stacked back into a complex
+    tensor, irfft2."""
     b, c, h, w = x.shape
-    spectrum = torch.fft.rfft2(x.float(), norm='ortho')
-    basis = F.interpolate(m.basis.float(), size=spectrum.shape[-2:], mode='bicubic',
-                          align_corners=True)
-    alpha = torch.tanh(m.router(x.float().mean(dim=(2, 3)))).view(b, m.groups, m.num_filters)
-    filters = torch.einsum('bgn,njhw->bgjhw', alpha, basis).reshape(b, c, *spectrum.shape[-2:])
-    return torch.fft.irfft2(spectrum * filters, s=(h, w), norm='ortho')
+    spectrum = torch.fft.rfft2(x.float(), dim=(2, 3), norm='ortho')
+    alpha = torch.tanh(m.router(x.permute(0, 2, 3, 1).mean(dim=(1, 2))))
+    basis = m.basis
+    if basis.shape[2:] != spectrum.shape[2:]:
+        basis = F.interpolate(basis, size=spectrum.shape[2:], mode='bicubic', align_corners=True)
+    filters = torch.einsum('bgf,fchw->bgchw', alpha.view(b, -1, m.num_filters), basis)
+    filters = filters.reshape(b, c, *spectrum.shape[2:])
+    spectrum = torch.view_as_complex(
+        torch.stack([spectrum.real * filters, spectrum.imag * filters], dim=-1))
+    return torch.fft.irfft2(spectrum, s=(h, w), dim=(2, 3), norm='ortho')
+
+
+class OfficialFDAMBlock(FDAMBlock):
+    """:class:`FDAMBlock` computed as the official FDAM code does
+    (``Layer_scale_init_Block``): :class:`OfficialAttInvAttention`, and each
+    FreqScale on the tokens viewed channels-first (``nlc_to_nchw``), added to
+    them and made token-major again (``nchw_to_nlc``, a contiguous copy)
+    before the layer scale. Same parameters and names."""
+
+    def __init__(self, embed_dims: int, num_heads: int, *args, **kwargs) -> None:
+        super().__init__(embed_dims, num_heads, *args, **kwargs)
+        fast = self.attn
+        self.attn = OfficialAttInvAttention(embed_dims, num_heads,
+                                            qkv_bias=fast.qkv.bias is not None,
+                                            att_inv=fast.att_inv is not None)
+
+    @staticmethod
+    def _with_freq_scale(y: torch.Tensor, freq_scale, hw_shape) -> torch.Tensor:
+        if freq_scale is None:
+            return y
+        grid = y.transpose(1, 2).reshape(y.shape[0], y.shape[2], *hw_shape)
+        return (official_freq_scale(freq_scale, grid) + grid).flatten(2).transpose(1, 2) \
+            .contiguous()
+
+    def _forward(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
+        y = self._with_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw_shape)
+        x = x + self.drop_path(self.gamma_1 * y)
+        z = self._with_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale, hw_shape)
+        return x + self.drop_path(self.gamma_2 * z)
+
+
+class OfficialFDAMViT(FDAMViT):
+    """:class:`FDAMViT` whose blocks are :class:`OfficialFDAMBlock`: the official
+    FDAM formulation of AttInv and FreqScale, with the same stem, parameters
+    and names (load an FDAMViT's state dict into it to compare the two)."""
+
+    block_type = OfficialFDAMBlock

@@ -1,13 +1,19 @@
-"""FDAM-ViT-B against the plain ViT-B, and the fast AttInv against the
-materialised one, in one run.
+"""FDAM-ViT against the plain ViT and against the official FDAM formulation,
+eager and compiled, forward and training step, in one run.
 
-    python tools/analysis_tools/benchmark_fdam.py [--sizes 512 1024] [--iters 3] [--arch base]
+    python tools/analysis_tools/benchmark_fdam.py [--sizes 512] [--iters 3] [--arch base]
+        [--modes forward train] [--no-compile]
 
-For each input size: forward latency (median, interleaved rounds) and the
-peak memory a forward pass adds (fresh process each) of the plain ViT, ViT +
-AttInv, ViT + FreqScale, FDAM-ViT (both) and FDAM-ViT whose attention is the
-textbook formula (softmax(QK^T / sqrt(d)) materialised as an N x N matrix,
-then AttInv), with ratios against the plain ViT. One JSON line goes to --out.
+For each input size and mode (``forward``: no grad, eval; ``train``: forward
+and backward in train mode): latency (median, interleaved rounds) and the peak
+memory a pass adds (fresh process each) of the plain ViT, ViT + AttInv, ViT +
+FreqScale, FDAM-ViT (both), FDAM-ViT computed as the official code does
+(:class:`mmfreq.testing.reference.OfficialFDAMViT`: materialised softmax
+attention, rfft2 on the transposed tokens, real and imaginary parts stacked)
+and, unless ``--no-compile``, ``torch.compile`` (inductor) of the ViT and the
+FDAM-ViT. Ratios are against the plain ViT; the lines printed after each table
+give FDAM-ViT over the official formulation and compiled over eager. One
+JSON line goes to --out.
 """
 import functools
 import os
@@ -16,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from mmfreq.analysis.benchmarking import (
+    Compiled,
     benchmark_parser,
     compare_models,
     print_comparison,
@@ -23,24 +30,29 @@ from mmfreq.analysis.benchmarking import (
     start_record,
 )
 from mmfreq.models import FDAMViT
-from mmfreq.testing.reference import MaterialisedAttInvAttention
+from mmfreq.testing.reference import OfficialFDAMViT
 
 
-def build(arch: str, att_inv: bool, freq_scale: bool, materialised: bool = False) -> nn.Module:
+def build(arch: str, att_inv: bool, freq_scale: bool, official: bool = False) -> nn.Module:
+    """FDAMViT (or its official formulation) with the weights of seed 0."""
     torch.manual_seed(0)
     model = FDAMViT(arch, att_inv=att_inv, freq_scale=freq_scale)
-    if materialised:
-        for layer in model.layers:
-            reference = MaterialisedAttInvAttention(model.embed_dims, layer.attn.num_heads)
-            reference.load_state_dict(layer.attn.state_dict())
-            layer.attn = reference
-    return model.eval()
+    if official:
+        reference = OfficialFDAMViT(arch, att_inv=att_inv, freq_scale=freq_scale)
+        reference.load_state_dict(model.state_dict())
+        model = reference
+    return model
 
 
 def main() -> None:
     parser = benchmark_parser(__doc__, 'benchmarks/results/fdam.jsonl')
     parser.add_argument('--arch', default='base')
-    parser.add_argument('--sizes', type=int, nargs='+', default=[512, 1024])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[512])
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--modes', nargs='+', choices=['forward', 'train'],
+                        default=['forward', 'train'])
+    parser.add_argument('--no-compile', action='store_true',
+                        help='leave out the torch.compile variants')
     args = parser.parse_args()
 
     builders = {
@@ -48,25 +60,49 @@ def main() -> None:
         'vit+att_inv': functools.partial(build, args.arch, True, False),
         'vit+freq_scale': functools.partial(build, args.arch, False, True),
         'fdam_vit': functools.partial(build, args.arch, True, True),
-        'fdam_vit_materialised': functools.partial(build, args.arch, True, True, True),
+        'fdam_vit_official': functools.partial(build, args.arch, True, True, True),
     }
+    if not args.no_compile:
+        builders['vit_compiled'] = Compiled(builders['vit'])
+        builders['fdam_vit_compiled'] = Compiled(builders['fdam_vit'])
     # glibc malloc settings change how often freed activations are page-faulted
     # back in, a visible share of a CPU forward
-    record = start_record(args, arch=args.arch, glibc_tunables=os.environ.get('GLIBC_TUNABLES'))
+    record = start_record(args, arch=args.arch, batch=args.batch,
+                          glibc_tunables=os.environ.get('GLIBC_TUNABLES'))
     for size in args.sizes:
+        shape = (args.batch, 3, size, size)
         with torch.no_grad():
-            x = torch.randn(1, 3, size, size)
+            x = torch.randn(*shape)
             diff = max((a - b).abs().max().item() for a, b in zip(
-                builders['fdam_vit']()(x), builders['fdam_vit_materialised']()(x)))
-        results = compare_models(builders, (1, 3, size, size), 'vit', args.iters)
-        fast, slow = results['fdam_vit'], results['fdam_vit_materialised']
-        print_comparison(f'{args.arch} forward, 1x3x{size}x{size}, CPU ({args.threads} threads), '
-                         f'fast vs materialised max |diff| {diff:.1e}:', results)
-        latency_ratio = fast['latency_ms'] / slow['latency_ms']
-        memory_ratio = fast['peak_mb'] / max(slow['peak_mb'], 1e-9)
-        print(f'  fast / materialised AttInv: latency x{latency_ratio:.2f}, '
-              f'peak memory x{memory_ratio:.2f}')
-        record[str(size)] = dict(results=results, fast_vs_materialised_max_abs_diff=diff)
+                builders['fdam_vit']().eval()(x), builders['fdam_vit_official']().eval()(x)))
+        record[str(size)] = dict(fdam_vs_official_max_abs_diff=diff)
+        for mode in args.modes:
+            results = compare_models(builders, shape, 'vit', args.iters,
+                                     backward=mode == 'train')
+            print_comparison(f'{args.arch} {mode}, {"x".join(map(str, shape))}, CPU '
+                             f'({args.threads} threads), fast vs official max |diff| '
+                             f'{diff:.1e}:', results)
+            ratios = dict(fdam_vs_official=(
+                results['fdam_vit']['latency_ms'] / results['fdam_vit_official']['latency_ms'],
+                results['fdam_vit']['peak_mb'] / max(results['fdam_vit_official']['peak_mb'],
+                                                     1e-9)))
+            if not args.no_compile:
+                for name in ('vit', 'fdam_vit'):
+                    ratios[f'{name}_compiled_vs_eager'] = (
+                        results[f'{name}_compiled']['latency_ms'] / results[name]['latency_ms'],
+                        results[f'{name}_compiled']['peak_mb'] / max(results[name]['peak_mb'],
+                                                                    1e-9))
+                ratios['fdam_vit_compiled_vs_vit_compiled'] = (
+                    results['fdam_vit_compiled']['latency_ms']
+                    / results['vit_compiled']['latency_ms'],
+                    results['fdam_vit_compiled']['peak_mb']
+                    / max(results['vit_compiled']['peak_mb'], 1e-9))
+            for name, (latency, memory) in ratios.items():
+                print(f'  {name}: latency x{latency:.3f}, peak memory x{memory:.3f}')
+            record[str(size)][mode] = dict(
+                results=results, ratios={name: dict(latency=round(latency, 3),
+                                                    memory=round(memory, 3))
+                                         for name, (latency, memory) in ratios.items()})
     save_record(args, record)
 
 

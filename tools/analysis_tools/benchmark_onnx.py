@@ -24,9 +24,7 @@ from mmfreq.analysis.benchmarking import (
     save_record,
     start_record,
 )
-
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', 'deployment'))
-from pytorch2onnx import build, export  # noqa: E402  (a sibling tool, not a package)
+from mmfreq.deployment import build_exportable, export_onnx
 
 
 class OnnxRuntimeModule(nn.Module):
@@ -55,11 +53,11 @@ def main() -> None:
                           command=' '.join(['python', *sys.argv]))
 
     import onnxruntime
-    module, _ = build(args.config, None, backbone_only=True)
+    module, _ = build_exportable(args.config, None, backbone_only=True)
     shape = (args.size, args.size)
     with tempfile.TemporaryDirectory() as tmp:
         path = osp.join(tmp, 'backbone.onnx')
-        export(module, shape, path, dynamic=False, opset=17)
+        export_onnx(module, shape, path, dynamic=False, opset=17)
         runtime = OnnxRuntimeModule(path, args.threads)
         inputs = torch.rand(1, 3, *shape) * 255
         with torch.no_grad():

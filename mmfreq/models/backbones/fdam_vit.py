@@ -69,13 +69,20 @@ class FDAMBlock(nn.Module):
         self.ffn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if freq_scale else None
         self.gamma_1 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
         self.gamma_2 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
+        self.drop_path_rate = drop_path
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def _add_scaled(self, x: torch.Tensor, gamma: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``x + drop_path(gamma * y)``; one pass over the tokens when no path is dropped."""
+        if self.training and self.drop_path_rate > 0:
+            return x + self.drop_path(gamma * y)
+        return torch.addcmul(x, y, gamma)
 
     def _forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
         y = add_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw_shape)
-        x = x + self.drop_path(self.gamma_1 * y)
+        x = self._add_scaled(x, self.gamma_1, y)
         z = add_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale, hw_shape)
-        return x + self.drop_path(self.gamma_2 * z)
+        return self._add_scaled(x, self.gamma_2, z)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
         if self.with_cp and x.requires_grad:
@@ -143,6 +150,8 @@ class FDAMViT(BaseModule):
         **dict.fromkeys(['l', 'large'], dict(
             embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096)),
     }
+    # what ``layers`` is made of (a subclass may swap in another formulation)
+    block_type = FDAMBlock
     # Keys an FDAM-ViT may lack in a plain ViT checkpoint, and plain-ViT keys it drops.
     fdam_keys = ('*.att_inv.*', '*freq_scale.*')
     classification_keys = ('cls_token', 'norm.*', 'fc_norm.*', 'head.*', 'head_drop.*')
@@ -172,7 +181,7 @@ class FDAMViT(BaseModule):
         self.patch_embed.proj = nn.Conv2d(in_channels, embed_dims, patch_size, patch_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, math.prod(self.pretrain_grid), embed_dims))
         self.layers = nn.ModuleList(
-            FDAMBlock(embed_dims, arch['num_heads'], arch['feedforward_channels'],
+            self.block_type(embed_dims, arch['num_heads'], arch['feedforward_channels'],
                       qkv_bias=qkv_bias, drop_path=drop_path_rate,
                       layer_scale_init=layer_scale_init, att_inv=att_inv,
                       freq_scale=freq_scale, freq_scale_cfg=freq_scale_cfg, with_cp=with_cp)
@@ -224,7 +233,9 @@ class FDAMViT(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         h, w = x.shape[-2:]
         p = self.patch_size
-        x = F.pad(x, (0, -w % p, 0, -h % p))
+        # ceil-division rather than -w % p: Python's modulo of a symbolic size
+        # is not supported by torch.compile's scalar passes
+        x = F.pad(x, (0, (w + p - 1) // p * p - w, 0, (h + p - 1) // p * p - h))
         x = self.patch_embed.proj(x)
         grid = tuple(x.shape[-2:])
         # token-major and contiguous: the residual adds keep their input's layout,
