@@ -80,3 +80,48 @@ def test_fdam_plug_in_adds_only_fdam_parameters_and_starts_close(tmp_path):
     with torch.no_grad():
         for a, b in zip(fdam(x), plain(x)):
             assert 0 < (a - b).abs().max() < 1e-2 * b.abs().max()
+
+
+def small_focal() -> FocalTransformer:
+    """Two blocks of width 16 in stage 1, one in the others; ring in stages 1 to 3."""
+    torch.manual_seed(0)
+    model = FocalTransformer(dict(embed_dims=16, depths=(2, 1, 1, 1), num_heads=(1, 2, 2, 4)),
+                             expand_sizes=(3, 3, 3, 3), drop_path_rate=0.0)
+    model.init_weights()
+    return model
+
+
+def test_compiles_without_graph_breaks():
+    explanation = torch._dynamo.explain(small_focal().eval())(torch.randn(1, 3, 64, 72))
+    assert explanation.graph_break_count == 0, '\n'.join(
+        f'{reason.reason} at {reason.user_stack[-1] if reason.user_stack else "?"}'
+        for reason in explanation.break_reasons)
+    assert explanation.graph_count == 1
+
+
+@pytest.mark.parametrize('train', [False, True])
+def test_compiled_equals_eager_and_recompiles_at_most_once(train):
+    """Three input sizes (stage 2 with its ring, stage 3 without, every stage
+    padded): one graph for the first and one with dynamic sizes for the rest."""
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    torch._dynamo.reset()
+    model = small_focal().train(train)
+    counter = CompileCounterWithBackend('aot_eager')
+    compiled = torch.compile(model, backend=counter)
+    for size in ((64, 72), (80, 96), (72, 88)):
+        x = torch.randn(1, 3, *size)
+        results = []
+        for fn in (model, compiled):
+            model.zero_grad()
+            with torch.set_grad_enabled(train):
+                outs = fn(x)
+            if train:
+                sum(o.square().mean() for o in outs).backward()
+            # stages no larger than a window have no ring: their ring biases get no gradient
+            results.append([o.detach() for o in outs] + [
+                p.grad.clone() for p in model.parameters() if train and p.grad is not None])
+        assert len(results[0]) == len(results[1])
+        for got, expected in zip(results[1], results[0]):
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    assert counter.frame_count <= 2, f'{counter.frame_count} compilations for three sizes'

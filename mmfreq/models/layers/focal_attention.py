@@ -16,14 +16,13 @@ The official code builds the ring from four rolled full-size copies of K and
 V and the pooled neighbourhoods with ``nn.Unfold``. Here each window gathers
 exactly the keys it attends, by index, from a token-major table of keys and
 values, and ``scaled_dot_product_attention`` takes the biases and masks as
-one additive tensor, computed for a chunk of windows at a time. The map is
+one additive ``attn_mask``, for a chunk of windows at a time. The map is
 padded to window multiples and padded tokens are masked out of every group.
-The backward pass (:class:`GatheredWindowAttention`) recomputes each chunk's
-gather and attention matrix instead of keeping them.
+Everything is plain tensor operations: autograd differentiates them (the
+gather's gradient is a row-wise ``index_add_``), ``torch.compile`` traces
+them and ``torch.onnx.export`` maps them to standard ONNX operators.
 """
-import functools
-import math
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
@@ -31,25 +30,24 @@ import torch.nn.functional as F
 
 from .att_inv import AttInv
 
+Offsets = List[Tuple[int, int]]
 
-def window_offsets(window_size: int, expand_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Positions, relative to a window's top-left token, of its own keys and its ring keys.
+
+def window_offsets(window_size: int, expand_size: int) -> Tuple[Offsets, Offsets]:
+    """Positions (dy, dx), relative to a window's top-left token, of its own keys and its
+    ring keys.
 
     Returns:
-        own: (ws * ws, 2) (dy, dx) in row-major order.
-        ring: (4 * ws^2 - 4 * (ws - e)^2, 2) in the official order: the windows
-        shifted by (+e, +e), (+e, -e), (-e, +e), (-e, -e), each row-major,
-        without the tokens that lie inside the query window.
+        own: ws * ws offsets in row-major order.
+        ring: 4 * ws^2 - 4 * (ws - e)^2 offsets in the official order: the
+        windows shifted by (+e, +e), (+e, -e), (-e, +e), (-e, -e), each
+        row-major, without the tokens that lie inside the query window.
     """
     ws, e = window_size, expand_size
-    ys, xs = torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing='ij')
-    own = torch.stack([ys.flatten(), xs.flatten()], 1)
-    ring = []
-    for sy, sx in ((e, e), (e, -e), (-e, e), (-e, -e)):
-        shifted = own + torch.tensor([sy, sx])
-        inside = ((shifted >= 0) & (shifted < ws)).all(1)
-        ring.append(shifted[~inside])
-    return own, torch.cat(ring)
+    own = [(dy, dx) for dy in range(ws) for dx in range(ws)]
+    ring = [(dy + sy, dx + sx) for sy, sx in ((e, e), (e, -e), (-e, e), (-e, -e))
+            for dy, dx in own if not (0 <= dy + sy < ws and 0 <= dx + sx < ws)]
+    return own, ring
 
 
 def relative_position_index(query_size: int, key_size: int) -> torch.Tensor:
@@ -71,45 +69,49 @@ def uses_ring(window_size: int, expand_size: int, hw: Tuple[int, int]) -> bool:
     return expand_size > 0 and min(hw) > window_size
 
 
-@functools.lru_cache(maxsize=8)
 def key_layout(window_size: int, expand_size: int, focal_window: int, pooled: bool,
                hw: Tuple[int, int], device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
     """Where each window's keys come from, for an (H, W) map padded to window multiples.
 
-    Kept for the last few arguments, which are all it depends on (not the
-    weights), so the blocks of a stage share one: building it costs a
-    visible share of a block (measured, 2 CPU threads, stage 1 of a
-    1280x800 image, 200x320 tokens: 442 ms against a 3.7 s attention
-    forward). Callers must not change the tensors in place.
+    It depends on these arguments only (not on the weights or the batch). A
+    key's row and column depend on the window's row and column alone, so both
+    outputs are one broadcast sum of a per-window-row and a per-window-column part.
 
     Returns:
         index: (windows, keys) flat indices into the padded map's tokens
             followed by the pooled map padded by focal_window // 2.
-        masked: (windows, keys) fp32, -inf for padding and out-of-map pooled
+        mask: (windows, keys) fp32, -inf for padding and out-of-map pooled
             slots, else 0.
     """
     (h, w), ws = hw, window_size
-    nh, nw = math.ceil(h / ws), math.ceil(w / ws)
+    # ceil division with non-negative operands: ONNX's integer Div truncates
+    nh, nw = (h + ws - 1) // ws, (w + ws - 1) // ws
     hp, wp = nh * ws, nw * ws
-    wy, wx = torch.meshgrid(torch.arange(nh, device=device), torch.arange(nw, device=device),
-                            indexing='ij')
-    origins = torch.stack([wy.flatten(), wx.flatten()], 1) * ws  # (windows, 2)
     own, ring = window_offsets(ws, expand_size)
-    offsets = torch.cat([own, ring]) if uses_ring(ws, expand_size, hw) else own
-    pos = origins[:, None, :] + offsets.to(device)[None]
-    ys, xs = pos[..., 0] % hp, pos[..., 1] % wp  # the ring wraps around, as torch.roll
-    index, valid = [ys * wp + xs], [(ys < h) & (xs < w)]
+    offsets = torch.tensor(own + ring if uses_ring(ws, expand_size, hw) else own,
+                           device=device)
+    wy = torch.arange(nh, device=device)[:, None]
+    wx = torch.arange(nw, device=device)[:, None]
+    # the ring wraps around, as torch.roll (kept non-negative for ONNX's Mod)
+    ys = (wy * ws + offsets[:, 0] + hp) % hp
+    xs = (wx * ws + offsets[:, 1] + wp) % wp
+    rows, cols, rows_valid, cols_valid = [ys * wp], [xs], [ys < h], [xs < w]
     if pooled:
         fw, r = focal_window, focal_window // 2
-        a, b = torch.meshgrid(torch.arange(fw, device=device), torch.arange(fw, device=device),
-                              indexing='ij')
-        py = wy.flatten()[:, None] + a.flatten()[None]  # rows of the map padded by r
-        px = wx.flatten()[:, None] + b.flatten()[None]
-        index.append(hp * wp + py * (nw + 2 * r) + px)
-        valid.append((py >= r) & (py < nh + r) & (px >= r) & (px < nw + r))
-    valid = torch.cat(valid, 1)
-    masked = torch.zeros(valid.shape, device=device).masked_fill_(~valid, float('-inf'))
-    return torch.cat(index, 1), masked
+        grid = torch.arange(fw, device=device)
+        py = wy + grid.repeat_interleave(fw)  # rows of the pooled map padded by r
+        px = wx + grid.repeat(fw)
+        rows.append(hp * wp + py * (nw + 2 * r))
+        cols.append(px)
+        rows_valid.append((py >= r) & (py < nh + r))
+        cols_valid.append((px >= r) & (px < nw + r))
+
+    def additive(valid: list) -> torch.Tensor:
+        return torch.where(torch.cat(valid, 1), 0.0, float('-inf'))
+
+    index = torch.cat(rows, 1)[:, None] + torch.cat(cols, 1)[None]
+    mask = additive(rows_valid)[:, None] + additive(cols_valid)[None]
+    return index.flatten(0, 1), mask.flatten(0, 1)
 
 
 class FocalAttention(nn.Module):
@@ -208,141 +210,55 @@ class FocalAttention(nn.Module):
         windows = x.view(b, hp // ws, ws, wp // ws, ws, c).permute(0, 1, 3, 5, 2, 4)
         return self.pool_layers[0](windows.reshape(b, hp // ws, wp // ws, c, ws * ws))[..., 0]
 
-    def _attend_with_dropout(self, q: torch.Tensor, table: torch.Tensor, index: torch.Tensor,
-                             bias: torch.Tensor, masked: torch.Tensor, chunk: int
-                             ) -> torch.Tensor:
-        """:class:`GatheredWindowAttention` with dropout on the attention weights,
-        through autograd: the dropout mask lives only inside the attention call."""
-        out = []
-        for _, q_part, rows, mask in window_chunks(q, index, masked, chunk):
-            k, v = gather_keys_values(table, rows, q.shape[2])
-            out.append(F.scaled_dot_product_attention(
-                q_part, k, v, attn_mask=bias + mask, dropout_p=self.attn_drop,
-                scale=self.scale).view(q.shape[0], -1, *q.shape[2:]))
-        return torch.cat(out, 1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
         ws, heads, area = self.window_size, self.num_heads, self.window_size**2
-        hp, wp = math.ceil(h / ws) * ws, math.ceil(w / ws) * ws
-        nh, nw = hp // ws, wp // ws
+        d = c // heads
+        nh, nw = (h + ws - 1) // ws, (w + ws - 1) // ws
+        hp, wp = nh * ws, nw * ws
         if (hp, wp) != (h, w):
             x = F.pad(x, (0, 0, 0, wp - w, 0, hp - h))
         q, kv = self.qkv(x).split([c, 2 * c], dim=-1)
-
-        def windows(t: torch.Tensor) -> torch.Tensor:  # (B, Hp, Wp, C') -> (B, n, heads, ws*ws, d)
-            t = t.reshape(b, nh, ws, nw, ws, heads, -1).permute(0, 1, 3, 5, 2, 4, 6)
-            return t.reshape(b, nh * nw, heads, area, -1)
-
-        q = windows(q)
-        # every key and value a row of one table: (B * (tokens [+ pooled]), 2C)
-        r = self.focal_window // 2
-        pooled_tokens = (nh + 2 * r) * (nw + 2 * r) if self.pooled else 0
-        table = kv.new_empty(b, hp * wp + pooled_tokens, 2 * c)
-        table[:, :hp * wp] = kv.reshape(b, hp * wp, 2 * c)
+        # keys and values of every token (and pooled token) as (B, 2, heads, tokens, d):
+        # the rows gathered for one head and window are one contiguous (keys, d) matrix
+        tokens = [kv.reshape(b, hp * wp, 2, heads, d).permute(0, 2, 3, 1, 4)]
         if self.pooled:
             # only K and V of the pooled tokens are needed: the kv rows of qkv
+            r = self.focal_window // 2
             pooled = F.linear(self.pool_windows(x), self.qkv.weight[c:],
                               None if self.qkv.bias is None else self.qkv.bias[c:])
-            table[:, hp * wp:] = F.pad(pooled, (0, 0, r, r, r, r)).reshape(b, -1, 2 * c)
-        index, masked = key_layout(ws, self.expand_size, self.focal_window, self.pooled, (h, w),
-                                   x.device)
-        masked = masked.to(q.dtype)
-        index = index + torch.arange(b, device=index.device)[:, None, None] * table.shape[1]
-        table = table.view(-1, 2 * c)
-        bias = self.position_bias(self.uses_ring((h, w))).to(q.dtype)
+            pooled = F.pad(pooled, (0, 0, r, r, r, r)).reshape(b, -1, 2, heads, d)
+            tokens.append(pooled.permute(0, 2, 3, 1, 4))
+        table = torch.cat(tokens, 3)
+        index, mask = key_layout(ws, self.expand_size, self.focal_window, self.pooled, (h, w),
+                                 x.device)
+        keys = index.shape[1]
+        q = q.reshape(b, nh, ws, nw, ws, heads, d).permute(0, 5, 1, 3, 2, 4, 6).reshape(
+            b, heads, nh * nw, area, d)
+        # biases and masks as one additive attn_mask, broadcast over the batch
+        bias = self.position_bias(self.uses_ring((h, w))).to(q.dtype)[:, None]
+        mask = mask.to(q.dtype)[:, None]  # (windows, 1, keys)
+
+        chunk = max(1, self.max_bias_elements // (b * heads * area * keys))
+        dropout = self.attn_drop if self.training else 0.0
+        outs = []
+        for start in range(0, nh * nw, chunk):
+            part = slice(start, start + chunk)
+            q_part = q[:, :, part]
+            n = q_part.shape[2]
+            k, v = table.index_select(3, index[part].flatten()).view(
+                b, 2, heads * n, keys, d).unbind(1)
+            outs.append(F.scaled_dot_product_attention(
+                q_part.reshape(b, heads * n, area, d), k, v,
+                attn_mask=(bias + mask[part]).view(1, heads * n, area, keys),
+                dropout_p=dropout, scale=self.scale).view(b, heads, n, area, d))
+        out = (outs[0] if len(outs) == 1 else torch.cat(outs, 2)).transpose(1, 2)
         if self.att_inv is not None:
             x_windows = x.reshape(b, nh, ws, nw, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(
                 b, nh * nw, area, c)
-
-        chunk = max(1, self.max_bias_elements // (b * heads * area * index.shape[-1]))
-        if self.training and self.attn_drop > 0:
-            out = self._attend_with_dropout(q, table, index, bias, masked, chunk)
-        else:
-            out = GatheredWindowAttention.apply(q, table, index, bias, masked, self.scale, chunk)
-        if self.att_inv is not None:
-            out = self.att_inv(x_windows, out, windows(kv[..., c:]))
-        out = out.view(b, nh, nw, heads, ws, ws, -1)
+            value = kv[..., c:].reshape(b, nh, ws, nw, ws, heads, d).permute(
+                0, 1, 3, 5, 2, 4, 6).reshape(b, nh * nw, heads, area, d)
+            out = self.att_inv(x_windows, out, value)
+        out = out.reshape(b, nh, nw, heads, ws, ws, d)
         out = out.permute(0, 1, 4, 2, 5, 3, 6).reshape(b, hp, wp, c)[:, :h, :w]
         return self.proj_drop(self.proj(out))
-
-
-def gather_keys_values(table: torch.Tensor, rows: torch.Tensor, heads: int
-                       ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Keys and values (N, heads, keys, d) of rows (N, keys) of a (tokens, 2C) table."""
-    gathered = torch.index_select(table, 0, rows.flatten()).view(*rows.shape, 2, heads, -1)
-    return gathered[:, :, 0].transpose(1, 2), gathered[:, :, 1].transpose(1, 2)
-
-
-def window_chunks(q: torch.Tensor, index: torch.Tensor, masked: torch.Tensor, chunk: int):
-    """Yield (part, queries (B n, heads, L, d), rows (B n, keys), mask (B n, 1, 1, keys))
-    for each chunk of n windows of q (B, windows, heads, L, d), index (B, windows,
-    keys) and masked (windows, keys)."""
-    b, windows = q.shape[:2]
-    for start in range(0, windows, chunk):
-        part = slice(start, start + chunk)
-        n = min(chunk, windows - start)
-        yield (part, q[:, part].reshape(b * n, *q.shape[2:]), index[:, part].reshape(b * n, -1),
-               masked[part].expand(b, -1, -1).reshape(b * n, 1, 1, -1))
-
-
-class GatheredWindowAttention(torch.autograd.Function):
-    """``softmax(q k^T * scale + bias + mask) v`` for windows whose keys and
-    values are rows of a token-major table, gathered by index, ``chunk``
-    windows at a time.
-
-    The forward pass is one fused ``scaled_dot_product_attention`` per chunk.
-    The backward pass recomputes each chunk's gather and attention matrix
-    instead of saving them (together about 5x the size of K and V), returns
-    the bias gradient (which the fused CPU kernel does not compute, so
-    autograd would use the materialised path for the forward too), and adds
-    the key and value gradients into the table's rows with ``index_add_``,
-    a row add per key, several times faster on CPU than autograd's scatter
-    for advanced indexing.
-
-    Inputs: q (B, windows, heads, L, d); table (tokens, 2 * heads * d);
-    index (B, windows, keys) rows of the table; bias (heads, L, keys);
-    masked (windows, keys) 0 / -inf, no gradient.
-    """
-
-    @staticmethod
-    def forward(ctx, q: torch.Tensor, table: torch.Tensor, index: torch.Tensor,
-                bias: torch.Tensor, masked: torch.Tensor, scale: float, chunk: int
-                ) -> torch.Tensor:
-        out = torch.empty_like(q)
-        for part, q_part, rows, mask in window_chunks(q, index, masked, chunk):
-            k, v = gather_keys_values(table, rows, q.shape[2])
-            out[:, part] = F.scaled_dot_product_attention(
-                q_part, k, v, attn_mask=bias + mask, scale=scale).view_as(out[:, part])
-        ctx.save_for_backward(q, table, index, bias, masked, out)
-        ctx.scale, ctx.chunk = scale, chunk
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        q, table, index, bias, masked, out = ctx.saved_tensors
-        grad_q, grad_table = torch.empty_like(q), torch.zeros_like(table)
-        grad_bias = torch.zeros_like(bias)
-        for part, q_part, rows, mask in window_chunks(q, index, masked, ctx.chunk):
-            grad_part = grad_out[:, part].reshape(q_part.shape)
-            # contiguous once here rather than inside each matmul below
-            k, v = (t.contiguous() for t in gather_keys_values(table, rows, q.shape[2]))
-            # softmax in place: one attention-sized buffer, not two
-            attn = torch.matmul(q_part, k.transpose(-1, -2)).mul_(ctx.scale).add_(bias)
-            attn.add_(mask).sub_(attn.logsumexp(dim=-1, keepdim=True)).exp_()
-            grad_v = torch.matmul(attn.transpose(-1, -2), grad_part)
-            # d scores = attn * (d attn - sum(attn * d attn)); the sum is
-            # sum(grad_out * out), computed on the small saved output instead
-            delta = (grad_part * out[:, part].reshape(q_part.shape)).sum(dim=-1, keepdim=True)
-            grad_scores = torch.matmul(grad_part, v.transpose(-1, -2)).sub_(delta).mul_(attn)
-            del attn
-            grad_q[:, part] = torch.matmul(grad_scores, k).mul_(ctx.scale).view_as(grad_q[:, part])
-            grad_k = torch.matmul(grad_scores.transpose(-1, -2), q_part).mul_(ctx.scale)
-            grad_bias += grad_scores.sum(dim=0)
-            del grad_scores
-            n, heads, keys, d = grad_k.shape
-            grad_rows = table.new_empty(n, keys, 2, heads, d)  # a table row per key
-            grad_rows[:, :, 0] = grad_k.transpose(1, 2)
-            grad_rows[:, :, 1] = grad_v.transpose(1, 2)
-            grad_table.index_add_(0, rows.flatten(), grad_rows.view(rows.numel(), -1))
-        return grad_q, grad_table, None, grad_bias, None, None, None
