@@ -31,17 +31,8 @@ def scaled_dot_product_attention_flops(inputs: List[Any], outputs: List[Any]) ->
     return math.prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
 
 
-def gathered_window_attention_flops(inputs: List[Any], outputs: List[Any]) -> int:
-    """FocalAttention's ``GatheredWindowAttention`` on q (B, windows, heads, L, d)
-    with index (B, windows, keys): every query attends its window's keys,
-    whose values are as wide as the queries."""
-    q, index = get_shape(inputs[0]), get_shape(inputs[2])
-    return math.prod(q[:-1]) * index[-1] * 2 * q[-1]
-
-
 ATTENTION_HANDLES = {
     'aten::scaled_dot_product_attention': scaled_dot_product_attention_flops,
-    'prim::PythonOp.GatheredWindowAttention': gathered_window_attention_flops,
 }
 
 
