@@ -207,22 +207,35 @@ def miou(output: str) -> str:
 ])
 def test_test_tool_evaluates_the_official_file_as_the_converted_one(synthetic_root, tmp_path,
                                                                      config, name):
+    import pickle
+
     official = official_file(name, tmp_path / f'{name}.pth')
+    checkpoint = torch.load(official, weights_only=True)
+    # as a trained model would, it scores the six built-in classes highest
+    checkpoint['state_dict']['decode_head.conv_seg.bias'][:6] += 10
+    torch.save(checkpoint, official)
     options = [*synthetic_test_options(synthetic_root), '--skip-preflight',
                '--work-dir', tmp_path / 'work']
-    result = run_tool(['tools/test.py', CONFIGS / config, official, *options])
+    result = run_tool(['tools/test.py', CONFIGS / config, official, *options,
+                       '--out', tmp_path / 'official.pkl'])
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert re.search(r'\(read as official (VAN-Segmentation|FDAM) release', output)
     assert 'unexpected key in source state_dict' not in output
+    assert float(miou(output)) > 0
 
     converted = tmp_path / 'mmfreq.pth'
     result = run_tool(['tools/model_converters/model2mmfreq.py', official, converted,
                        '--config', CONFIGS / config])
     assert result.returncode == 0, result.stderr[-3000:]
-    again = run_tool(['tools/test.py', CONFIGS / config, converted, *options])
+    again = run_tool(['tools/test.py', CONFIGS / config, converted, *options,
+                      '--out', tmp_path / 'converted.pkl'])
     assert again.returncode == 0, again.stderr[-3000:]
     assert miou(again.stdout + again.stderr) == miou(output)
+    scores = [[sample['seg_logits']['data'] for sample in pickle.loads(path.read_bytes())]
+              for path in (tmp_path / 'official.pkl', tmp_path / 'converted.pkl')]
+    for official_scores, converted_scores in zip(*scores):
+        assert torch.equal(official_scores, converted_scores)
 
 
 @pytest.mark.slow
