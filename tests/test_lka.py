@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from mmfreq.models.layers import LargeKernelAttention, LKAAttention
+from mmfreq.models.layers.lka import dilated_depthwise_conv
 
 
 def compose_depthwise(first: torch.nn.Conv2d, second: torch.nn.Conv2d):
@@ -56,3 +57,22 @@ def test_lka_attention_has_no_hidden_shortcut():
     torch.nn.init.zeros_(attn.proj_2.weight)
     torch.nn.init.zeros_(attn.proj_2.bias)
     assert torch.count_nonzero(attn(torch.randn(1, 4, 9, 9))) == 0
+
+
+@pytest.mark.parametrize('size', [(1, 1), (2, 5), (9, 9), (16, 23), (31, 30)])
+@pytest.mark.parametrize('kernel_size,dilation', [(7, 3), (5, 2)])
+def test_dilated_conv_on_sub_grids_equals_the_dilated_conv(size, kernel_size, dilation):
+    """Borders included (sizes not multiples of d, smaller than the kernel), with gradients."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 6, kernel_size, padding=dilation * (kernel_size // 2),
+                           dilation=dilation, groups=6)
+    x = torch.randn(2, 6, *size).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    out = dilated_depthwise_conv(x, conv)
+    expected = conv(x)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(expected)
+    ours = torch.autograd.grad(out, (x, conv.weight, conv.bias), grad)
+    theirs = torch.autograd.grad(expected, (x, conv.weight, conv.bias), grad)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

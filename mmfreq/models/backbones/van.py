@@ -330,8 +330,8 @@ class VAN(BaseModule):
                     nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        # Depth-wise convs run 2-3x faster on channels-last tensors (oneDNN on
-        # CPU, cuDNN on GPU); the outputs are handed back in the usual layout.
+        # Depth-wise convs are faster on channels-last tensors (oneDNN on CPU,
+        # cuDNN on GPU); the outputs are handed back in the usual layout.
         x = x.contiguous(memory_format=torch.channels_last)
         outs = []
         for i, stage in enumerate(self.stages):

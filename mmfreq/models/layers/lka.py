@@ -38,7 +38,38 @@ class LargeKernelAttention(nn.Module):
         self.conv1 = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.conv1(self.conv_spatial(self.conv0(x)))
+        return x * self.conv1(dilated_depthwise_conv(self.conv0(x), self.conv_spatial))
+
+
+def dilated_depthwise_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(x)`` for a depth-wise conv with dilation d and 'same' padding,
+    run as the undilated conv on the d x d interleaved sub-grids of ``x``.
+
+    Output pixel (y, x) of a conv dilated by d reads only pixels congruent to
+    it modulo d, so each sub-grid ``x[..., r::d, s::d]`` is convolved alone with
+    the undilated kernel (space to batch: the sub-grids become the batch).
+    Zero-padding H and W up to multiples of d stands for the conv's own zero
+    padding. Dilated depth-wise kernels are slower than undilated ones for the
+    same work on CPU (oneDNN); the two rearrangements are plain copies.
+
+    Args:
+        x: (B, C, H, W).
+        conv: A depth-wise ``nn.Conv2d`` (groups = C) with odd kernel k, equal
+            dilation d on both axes and padding d * (k // 2).
+
+    Returns:
+        (B, C, H, W), equal to ``conv(x)``.
+    """
+    d = conv.dilation[0]
+    b, c, h, w = x.shape
+    rows, cols = -(-h // d), -(-w // d)
+    x = F.pad(x, (0, cols * d - w, 0, rows * d - h))
+    # (B, C, rows*d, cols*d) -> (B*d*d, C, rows, cols), sub-grids channels-last
+    grids = x.permute(0, 2, 3, 1).reshape(b, rows, d, cols, d, c).permute(0, 2, 4, 1, 3, 5)
+    grids = grids.reshape(b * d * d, rows, cols, c).permute(0, 3, 1, 2)
+    out = F.conv2d(grids, conv.weight, conv.bias, padding=conv.kernel_size[0] // 2, groups=c)
+    out = out.permute(0, 2, 3, 1).reshape(b, d, d, rows, cols, c).permute(0, 3, 1, 4, 2, 5)
+    return out.reshape(b, rows * d, cols * d, c)[:, :h, :w].permute(0, 3, 1, 2)
 
 
 class LKAAttention(nn.Module):
