@@ -6,12 +6,17 @@
 
 FLOPs count attention (``mmfreq/analysis/flops.py``: one multiply-add is one FLOP, as
 mmengine, fvcore and mmdet's ``get_flops`` count); detectors are counted with
-their heads on the RPN's proposals, as ``get_flops`` does. One JSON line per
-run is appended to ``--out``.
+their heads on the RPN's proposals, as ``get_flops`` does. Latency and memory
+are of the same forward ('tensor' mode: segmentors, classifiers and one-stage
+detectors up to their head outputs, two-stage detectors with their RoI heads on
+the proposals, which needs each image's size in its data sample). One JSON line
+per run is appended to ``--out``.
 """
 import functools
+from typing import Sequence
 
 import torch
+import torch.nn as nn
 
 from mmfreq.analysis.benchmarking import (
     benchmark_parser,
@@ -20,8 +25,13 @@ from mmfreq.analysis.benchmarking import (
     save_record,
     start_record,
 )
-from mmfreq.analysis.flops import count_complexity
+from mmfreq.analysis.flops import count_complexity, tracing_forward
 from mmfreq.apis import build_model_from_config
+
+
+def build_for_latency(config: str, shape: Sequence[int]) -> nn.Module:
+    """The model of ``config``, called with a batch of ``shape`` images alone."""
+    return tracing_forward(build_model_from_config(config), torch.empty(*shape))
 
 
 def main() -> None:
@@ -37,8 +47,7 @@ def main() -> None:
     shape = (args.batch, 3, *args.shape)
     record = start_record(args, args.device, config=args.config, shape=list(shape))
 
-    build = functools.partial(build_model_from_config, args.config)
-    model = build().to(args.device)
+    model = build_model_from_config(args.config).to(args.device)
     inputs = torch.randn(*shape, device=args.device)
     with torch.no_grad():
         complexity = count_complexity(model, inputs[:1])
@@ -49,9 +58,11 @@ def main() -> None:
     print(f'  FLOPs   {record["flops"] / 1e9:.2f} G (per image; not counted: '
           f'{", ".join(record["uncounted_ops"]) or "nothing"})')
     if not args.flops_only:
+        model = tracing_forward(model, inputs)
         latency = compare_latency({'model': model}, inputs, args.iters, args.warmup)['model']
-        record.update(latency_ms=round(latency * 1e3, 2),
-                      peak_memory_mb=round(peak_memory_mb(build, shape, device=args.device), 1))
+        build = functools.partial(build_for_latency, args.config, shape)
+        memory = peak_memory_mb(build, shape, device=args.device)
+        record.update(latency_ms=round(latency * 1e3, 2), peak_memory_mb=round(memory, 1))
         print(f'  latency {record["latency_ms"]:.1f} ms (median of {args.iters})')
         print(f'  peak    {record["peak_memory_mb"]:.0f} MiB above model and input')
     save_record(args, record)
