@@ -7,7 +7,7 @@ import torch
 from mmengine.model import BaseModel, BaseTTAModel
 
 from mmfreq.cli.errors import DEBUG_ENV, add_debug_argument, debugging, exit_on_error
-from mmfreq.engine.compile import compile_for_testing
+from mmfreq.engine.compile import compile_forward
 
 
 def fail_deep_inside() -> None:
@@ -67,7 +67,7 @@ class FlipTTA(BaseTTAModel):
 
 
 @pytest.mark.parametrize('wrap', [False, True])
-def test_compile_for_testing_compiles_the_forward_that_test_step_calls(wrap):
+def test_compile_forward_compiles_the_forward_that_test_step_calls(wrap):
     from torch._dynamo.testing import CompileCounter
 
     torch.manual_seed(0)
@@ -79,7 +79,7 @@ def test_compile_for_testing_compiles_the_forward_that_test_step_calls(wrap):
         expected = model.test_step(data)
     counter = CompileCounter()
     torch._dynamo.reset()
-    assert compile_for_testing(model, dict(backend=counter)) is toy
+    assert compile_forward(model, dict(backend=counter)) is toy
     with torch.no_grad():
         got = model.test_step(data)
     assert counter.frame_count >= 1  # the model's forward ran through dynamo

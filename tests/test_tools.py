@@ -183,7 +183,7 @@ def test_compiled_training_and_testing_reach_the_eager_band(tmp_path):
                      timeout=1800)
     output = train.stdout + train.stderr
     assert train.returncode == 0, output[-3000:]
-    assert 'Model has been "compiled"' in output
+    assert 'Model has been "compiled"' not in output  # mmengine's train_step compile
     chance = majority_class_miou(root)
     assert last_miou(output) > chance + 30, (last_miou(output), chance)
 

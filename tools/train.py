@@ -23,6 +23,7 @@ from mmfreq.cli.run import (
 )
 from mmfreq.datasets.transforms import SampleError
 from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
+from mmfreq.engine.compile import compile_forward
 from mmfreq.engine.cpu import adapt_to_device
 
 
@@ -49,8 +50,9 @@ def main(argv=None) -> None:
                      'on CPU train without it')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.compile:  # keeps a config's own torch.compile arguments
-        cfg.compile = cfg.get('compile') or True
+    # the forward, not mmengine's whole train_step (see compile_forward), with
+    # the config's own torch.compile arguments if it has any
+    compile_cfg = (cfg.pop('compile', None) or True) if args.compile else None
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
@@ -65,6 +67,8 @@ def main(argv=None) -> None:
     with exit_on_error(*BUILD_ERRORS, debug=debug):
         runner = build_checked_runner(cfg, ['train_dataloader', 'val_dataloader'],
                                       not args.skip_preflight)
+    if compile_cfg:
+        compile_forward(runner.model, compile_cfg)
     if fine_tune_from:
         runner.register_hook(CheckpointLoadHook(fine_tune_from, training=True))
     # a bad sample; pretrained weights that could not be downloaded

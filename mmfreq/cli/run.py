@@ -37,8 +37,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, example_option: str) -> N
         example_option (str): A ``key=value`` shown in the help of ``--cfg-options``.
     """
     parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the model (training: mmengine\'s compile=True; '
-                        'testing: the forward, which mmengine leaves eager)')
+                        help='torch.compile the model\'s forward (the loss and its backward, '
+                        'or prediction)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help=f'override config keys, e.g. {example_option}')
     parser.add_argument('--skip-preflight', action='store_true',

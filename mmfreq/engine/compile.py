@@ -1,20 +1,23 @@
-"""``torch.compile`` for testing, which mmengine's ``compile`` option does not cover."""
+"""``torch.compile`` of the model's forward, for training and testing."""
 from typing import Union
 
 import torch
 from mmengine.model import BaseTTAModel, is_model_wrapper
 
 
-def compile_for_testing(model: torch.nn.Module, compile_cfg: Union[bool, dict] = True
-                        ) -> torch.nn.Module:
-    """Compile the forward that the test and validation steps call.
+def compile_forward(model: torch.nn.Module, compile_cfg: Union[bool, dict] = True
+                    ) -> torch.nn.Module:
+    """Compile the forward that mmengine's train, val and test steps call.
 
-    mmengine's ``compile=True`` compiles ``train_step`` only. Its
-    ``test_step`` preprocesses the batch and then calls the model, so
-    compiling the model's call (:meth:`torch.nn.Module.compile`, in place)
-    covers prediction and leaves the data preprocessor eager. A DDP wrapper
-    or a test-time-augmentation model is looked through to the model it
-    runs.
+    Each step preprocesses the batch and then calls the model (``mode='loss'``
+    or ``'predict'``), so compiling the model's call
+    (:meth:`torch.nn.Module.compile`, in place) covers the loss and its
+    backward, and prediction, while the data preprocessor and the optimizer
+    step stay eager. mmengine's own ``compile=True`` compiles the whole
+    ``train_step`` instead: its optimizer step reads the learning rate as a
+    Python number, so every scheduler change recompiles, and only training
+    is covered. A DDP wrapper or a test-time-augmentation model is looked
+    through to the model it runs.
 
     Args:
         model (torch.nn.Module): The runner's model.
