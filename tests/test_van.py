@@ -180,3 +180,21 @@ def test_default_init_is_he_normal_over_fan_out():
     conv = model.stages[2].blocks[0].mlp.fc1  # 1x1 conv, fan_out = 640
     assert conv.weight.std().item() == pytest.approx((2 / 640) ** 0.5, rel=0.05)
     assert torch.count_nonzero(conv.bias) == 0
+
+
+@pytest.mark.slow  # dynamo traces the backbone twice or more: a minute on 2 loaded cores
+def test_compiles_without_graph_breaks_and_equal_to_eager():
+    torch._dynamo.reset()
+    model = randomize_(VAN(arch=dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1],
+                                     mlp_ratios=[2, 2, 2, 2])), seed=5)
+    explanation = torch._dynamo.explain(model)(torch.randn(1, 3, 64, 48))
+    assert explanation.graph_break_count == 0, [
+        f'{b.reason} at {b.user_stack[-1] if b.user_stack else "?"}'
+        for b in explanation.break_reasons]
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend='aot_eager', dynamic=True)
+    with torch.no_grad():
+        for size in [(64, 48), (50, 77)]:
+            x = torch.randn(1, 3, *size)
+            for ours, eager in zip(compiled(x), model(x)):
+                torch.testing.assert_close(ours, eager, rtol=1e-4, atol=1e-4)
