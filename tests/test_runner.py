@@ -1,4 +1,5 @@
-"""Runner building and strict checkpoint loading (mmfreq.apis.runner), in-process."""
+"""Runner building (mmfreq.apis.runner, mmfreq.engine.cpu) and strict checkpoint
+loading (mmfreq.engine.checkpoint_hook), in-process."""
 import pytest
 import torch
 from mmengine.hooks import Hook
@@ -7,8 +8,9 @@ from mmengine.runner import Runner
 from torch import nn
 
 from mmfreq.apis import build_model_from_config
-from mmfreq.apis.runner import CPURunner, explain_missing_ops
 from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook, state_dict_mismatch
+from mmfreq.engine.cpu import CPURunner
+from mmfreq.utils.collect_env import explain_missing_ops
 
 
 class Toy(BaseModel):
