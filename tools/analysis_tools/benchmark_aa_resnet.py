@@ -1,25 +1,30 @@
-"""AA-ResNet-50 against ResNet-50 (mmpretrain), and AAConv2d's relative logits
-against the textbook formula, in one run.
+"""AA-ResNet-50 against the paper's formulation of its attention: inference and
+training step, eager and compiled.
 
-    python tools/analysis_tools/benchmark_aa_resnet.py [--sizes 512x512 800x1333] [--iters 3]
+    python tools/analysis_tools/benchmark_aa_resnet.py [--size 512] [--train-sizes 512 224] \\
+        [--batch 2] [--iters 3] [--no-compile]
 
-Backbone: forward latency (median, interleaved rounds) and the peak memory a
-forward pass adds (fresh process per measurement) for each size, with the
-AA/plain ratios, for AA-ResNet-50 as in the paper (stages 2-4 augmented) and
-as in the detection configs (stages 3-4). Layer: the AAConv2d of a stage-3
-bottleneck (256 channels) on the stage-3 grid of each size, fast
-(relative-to-absolute logits folded into augmented queries and keys, so no
-HW x HW tensor exists) against a reference that builds the (HW, HW, d)
-offset-embedding tensor of the formula; the fast path's memory per query row
-is d + W + H, the reference's HW * d. One JSON line per run goes to --out.
+The reference is the same network with every :class:`AAConv2d` computing its
+logits as the paper writes them, ``q_i . (k_j + r^W + r^H)`` from an explicit
+(HW, HW, d) offset-embedding tensor (:class:`mmfreq.testing.reference.
+TextbookAAConv2d`), with the same weights. Rows: inference (no grad, 1 x 3 x
+size x size) and a training step (forward + backward, train mode, batch x 3 x
+s x s) with stages 3-4 augmented, as the detection configs; and a training
+step at 224 with stages 2-4, as ``configs/aa_r50_in1k.py``. In each row every
+model is timed interleaved in one process, eager and compiled
+(``torch.compile``, inductor), and the peak memory of its pass is measured in a
+fresh process. One JSON line per run goes to ``--out``.
 """
+import argparse
 import functools
-import math
+from typing import Dict, Sequence
 
 import torch
 import torch.nn as nn
 
 from mmfreq.analysis.benchmarking import (
+    Builder,
+    Compiled,
     benchmark_parser,
     compare_models,
     print_comparison,
@@ -30,44 +35,70 @@ from mmfreq.models import AAResNet
 from mmfreq.models.layers import AAConv2d
 from mmfreq.testing.reference import TextbookAAConv2d
 
+DETECTION_STAGES = (False, False, True, True)
+CLASSIFICATION_STAGES = (False, True, True, True)
 
-def build_backbone(stages) -> nn.Module:
-    return AAResNet(50, stage_with_aa=stages).eval()
 
-
-def build_layer(textbook: bool) -> nn.Module:
+def build_aa_resnet(stage_with_aa: Sequence[bool], textbook: bool) -> nn.Module:
+    """AA-ResNet-50 with seeded weights; ``textbook``: the paper's logits."""
     torch.manual_seed(0)
-    # the 3x3 conv of a stage-3 bottleneck: d_k = 48, d_v = 24 (AAResNet's rounding)
-    return (TextbookAAConv2d if textbook else AAConv2d)(
-        256, 256, key_ratio=48 / 256, value_ratio=24 / 256).eval()
+    model = AAResNet(50, stage_with_aa=stage_with_aa)
+    if textbook:
+        for module in model.modules():
+            if type(module) is AAConv2d:
+                module.__class__ = TextbookAAConv2d  # same parameters, the formula's forward
+    return model.eval()
+
+
+def run_row(title: str, stage_with_aa: Sequence[bool], shape: Sequence[int], backward: bool,
+            args: argparse.Namespace) -> dict:
+    """Eager (and compiled) latency and memory of both formulations on one input."""
+    builders: Dict[str, Builder] = {
+        'official': functools.partial(build_aa_resnet, stage_with_aa, True),
+        'mmfreq': functools.partial(build_aa_resnet, stage_with_aa, False)}
+    if args.compile:
+        torch._dynamo.reset()  # each row compiles for its own shape and mode
+        builders.update({f'{name}_compiled': Compiled(build) for name, build in builders.items()})
+    results = compare_models(builders, shape, 'official', args.iters, args.warmup, backward)
+    print_comparison(title, results)
+    row = dict(shape=list(shape), backward=backward, stage_with_aa=list(stage_with_aa),
+               results=results)
+    if args.compile:
+        row['compiled_vs_eager'] = {
+            name: round(results[f'{name}_compiled']['latency_ms'] / results[name]['latency_ms'], 3)
+            for name in ('official', 'mmfreq')}
+        print(f"  compiled / eager: {row['compiled_vs_eager']}")
+    return row
 
 
 def main() -> None:
     parser = benchmark_parser(__doc__, 'benchmarks/results/aa_resnet.jsonl')
-    parser.add_argument('--sizes', nargs='+', default=['512x512', '800x1333'])
+    parser.add_argument('--size', type=int, default=512, help='inference input size')
+    parser.add_argument('--train-sizes', type=int, nargs='*', default=[512, 224])
+    parser.add_argument('--batch', type=int, default=2, help='training-step batch')
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--no-compile', dest='compile', action='store_false',
+                        help='eager models only')
     args = parser.parse_args()
     record = start_record(args)
-    for size in args.sizes:
-        h, w = (int(s) for s in size.split('x'))
-        backbones = {
-            'resnet50': functools.partial(build_backbone, (False,) * 4),
-            'aa_resnet50': functools.partial(build_backbone, (False, True, True, True)),
-            'aa_resnet50_stages34': functools.partial(build_backbone, (False, False, True, True)),
-        }
-        results = compare_models(backbones, (1, 3, h, w), 'resnet50', args.iters)
-        print_comparison(f'backbone forward, 1x3x{h}x{w}, CPU ({args.threads} threads):',
-                         results)
-        grid = (math.ceil(h / 16), math.ceil(w / 16))
-        layers = {'textbook_logits': functools.partial(build_layer, True),
-                  'fast_logits': functools.partial(build_layer, False)}
-        with torch.no_grad():
-            x = torch.randn(1, 256, *grid)
-            diff = (build_layer(True)(x) - build_layer(False)(x)).abs().max().item()
-        layer_results = compare_models(layers, (1, 256, *grid), 'textbook_logits', args.iters)
-        print_comparison(f'stage-3 AAConv2d forward on the stage-3 grid {grid[0]}x{grid[1]} '
-                         f'(max |diff| {diff:.1e}):', layer_results)
-        record[size] = dict(backbone=results, stage3_layer=layer_results,
-                            layer_max_abs_diff=diff)
+
+    with torch.no_grad():
+        inputs = torch.randn(1, 3, args.size, args.size)
+        record['max_abs_diff'] = (build_aa_resnet(DETECTION_STAGES, True)(inputs)[-1] -
+                                  build_aa_resnet(DETECTION_STAGES, False)(inputs)[-1]
+                                  ).abs().max().item()
+    shape = (1, 3, args.size, args.size)
+    record['rows'] = {f'forward_{args.size}_stages34': run_row(
+        f'AA-ResNet-50 (stages 3-4) inference, {shape}, {args.threads} threads:',
+        DETECTION_STAGES, shape, False, args)}
+    for size in args.train_sizes:
+        stages = DETECTION_STAGES if size > 224 else CLASSIFICATION_STAGES
+        name = '34' if stages == DETECTION_STAGES else '234'
+        shape = (args.batch, 3, size, size)
+        record['rows'][f'train_{size}_batch{args.batch}_stages{name}'] = run_row(
+            f'AA-ResNet-50 (stages {"-".join(name)}) training step, {shape}, '
+            f'{args.threads} threads:', stages, shape, True, args)
+    print(f"max |diff| of the last stage against the formula: {record['max_abs_diff']:.1e}")
     save_record(args, record)
 
 
