@@ -3,19 +3,12 @@
 # python tools/test.py configs/fpn_van_b2_ade20k_released.py FILE
 # Weights: https://drive.google.com/file/d/1Ar4Hq9DjgaULQKfwM-jJvSO-D6gendpf/view (an
 # mmseg 0.x file, read as it is). Published: 46.7 mIoU (single scale).
-_base_ = './fpn_van_b.py'
+_base_ = ['./fpn_van_b.py', './_base_/ade20k_released_test.py']
 
 # The trained file holds the backbone too: nothing to download at build time.
 model = dict(backbone=dict(init_cfg=None))
 
-# The official test pipeline: the 2048x512 resize and then to a multiple of 32 (mmseg
-# 0.x's ResizeToMultiple).
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='ResizeToMultiple', size_divisor=32),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
+# The official test pipeline.
+test_pipeline = _base_.released_test_pipeline
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

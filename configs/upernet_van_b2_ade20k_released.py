@@ -4,20 +4,14 @@
 # Weights: https://cloud.tsinghua.edu.cn/f/68c8b494f3824d30bf07/?dl=1 (an mmseg 0.x file,
 # read as it is). Published: 50.1 mIoU multi-scale (ratios 0.5-1.75 + flip: --tta);
 # without --tta this is the official config's single-scale test.
-_base_ = './upernet_van_b.py'
+_base_ = ['./upernet_van_b.py', './_base_/ade20k_released_test.py']
 
 # The trained file holds the backbone too: nothing to download at build time.
 model = dict(backbone=dict(init_cfg=None))
 
-# The official test pipeline: the 2048x512 resize and then to a multiple of 32 (mmseg
-# 0.x's ResizeToMultiple), on every scale of the multi-scale test as well.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='ResizeToMultiple', size_divisor=32),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
+# The official test pipeline; its multiple of 32 on every scale of the multi-scale
+# test as well.
+test_pipeline = _base_.released_test_pipeline
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug', transforms=[
