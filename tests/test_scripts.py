@@ -61,10 +61,14 @@ def test_model_converter_names_the_misfit_and_writes_nothing(tmp_path):
 def test_van_benchmark_writes_its_ratios(tmp_path):
     out = tmp_path / 'van.jsonl'
     result = run_tool(['tools/analysis_tools/benchmark_van.py', '--arch', 'b0', '--size', '64',
-                       '--iters', '1', '--out', out])
+                       '--train-sizes', '64', '--no-compile', '--iters', '1', '--out', out])
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads(out.read_text().splitlines()[-1])
-    assert set(record['ratio_vs_mmpretrain']) == {'mmfreq', 'mmfreq_deploy'}
+    rows = record['rows']
+    assert set(rows) == {'forward_64', 'train_64_batch2'}
+    for row in rows.values():
+        assert set(row['results']) >= {'official', 'mmfreq'}
+        assert row['results']['mmfreq']['latency_ratio'] > 0
     assert max(record['max_abs_diff'].values()) < 1e-4
 
 
