@@ -411,3 +411,24 @@ def test_training_with_data_fails_on_the_download_naming_the_url(synthetic_root,
                       env={'TORCH_HOME': str(tmp_path / 'torch_home')})
     assert result.returncode != 0
     assert f'could not download {url}' in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('build', [
+    lambda init_cfg: VAN('b0', init_cfg=init_cfg),
+    lambda init_cfg: FocalTransformer(dict(embed_dims=32, depths=(1, 1, 1, 1),
+                                           num_heads=(1, 2, 4, 8)), init_cfg=init_cfg),
+    lambda init_cfg: FDAMViT(dict(embed_dims=64, num_layers=2, num_heads=2,
+                                  feedforward_channels=128), img_size=32, init_cfg=init_cfg),
+], ids=['VAN', 'FocalTransformer', 'FDAMViT'])
+def test_another_initialiser_in_init_cfg_replaces_the_default_one(build):
+    """init_cfg=Constant is applied by mmengine; without init_cfg the backbone's own
+    (random) initialisation runs, which never gives every conv / linear weight 0.25."""
+    layers = (nn.Conv2d, nn.Linear)
+    constant = build(dict(type='Constant', layer=['Conv2d', 'Linear'], val=0.25, bias=0.))
+    constant.init_weights()
+    weights = [m.weight for m in constant.modules() if isinstance(m, layers)]
+    assert weights and all(torch.all(w == 0.25) for w in weights)
+    default = build(None)
+    default.init_weights()
+    assert not all(torch.all(m.weight == 0.25) for m in default.modules()
+                   if isinstance(m, layers))

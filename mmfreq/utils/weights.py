@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
 from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import get_torchvision_models
 
@@ -289,6 +290,25 @@ def init_from_pretrained(module: nn.Module, formats: Sequence[WeightFormat]) -> 
         return False
     load_pretrained_weights(module, init_cfg['checkpoint'], formats,
                             prefix=init_cfg.get('prefix', '') or '')
+    return True
+
+
+def init_from_cfg(module: BaseModule, formats: Sequence[WeightFormat]) -> bool:
+    """Apply ``module.init_cfg``, if it has one: ``Pretrained`` strictly
+    (:func:`init_from_pretrained`), any other mmengine initialiser through
+    :meth:`BaseModule.init_weights`.
+
+    How the ``init_weights`` of a backbone with its own default
+    initialisation opens.
+
+    Returns:
+        True if ``init_cfg`` was applied (the default initialisation is skipped).
+    """
+    if init_from_pretrained(module, formats):
+        return True
+    if module.init_cfg is None:
+        return False
+    BaseModule.init_weights(module)
     return True
 
 

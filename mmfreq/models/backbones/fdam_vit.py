@@ -22,7 +22,7 @@ from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 
 from mmfreq.registry import MODELS
-from mmfreq.utils.weights import WeightFormat, init_from_pretrained
+from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
 from ..layers import AttInvAttention, FreqScale, add_freq_scale
 from .arguments import (
@@ -212,10 +212,7 @@ class FDAMViT(BaseModule):
         )
 
     def init_weights(self) -> None:
-        if init_from_pretrained(self, self.weight_formats()):
-            return
-        if self.init_cfg is not None:  # any other mmengine initialiser
-            super().init_weights()
+        if init_from_cfg(self, self.weight_formats()):
             return
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         for m in self.modules():

@@ -20,7 +20,7 @@ from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 
 from mmfreq.registry import MODELS
-from mmfreq.utils.weights import WeightFormat, init_from_pretrained
+from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
 from ..layers import FocalAttention, FreqScale, add_freq_scale
 from .arguments import (
@@ -229,10 +229,7 @@ class FocalTransformer(BaseModule):
         )
 
     def init_weights(self) -> None:
-        if init_from_pretrained(self, self.weight_formats()):
-            return
-        if self.init_cfg is not None:  # any other mmengine initialiser
-            super().init_weights()
+        if init_from_cfg(self, self.weight_formats()):
             return
         for name, m in self.named_modules():
             if isinstance(m, nn.Linear) and 'pool_layers' not in name:

@@ -17,7 +17,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mmfreq.registry import MODELS
-from mmfreq.utils.weights import WeightFormat, init_from_pretrained
+from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
 from ..layers import LKAAttention
 from .arguments import (
@@ -316,10 +316,7 @@ class VAN(BaseModule):
         return VAN_WEIGHT_FORMATS
 
     def init_weights(self) -> None:
-        if init_from_pretrained(self, self.weight_formats()):
-            return
-        if self.init_cfg is not None:  # any other mmengine initialiser
-            super().init_weights()
+        if init_from_cfg(self, self.weight_formats()):
             return
         # The official initialisation: He-normal over fan-out for convs.
         for m in self.modules():
