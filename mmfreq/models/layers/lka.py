@@ -62,7 +62,8 @@ def dilated_depthwise_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """
     d = conv.dilation[0]
     b, c, h, w = x.shape
-    rows, cols = -(-h // d), -(-w // d)
+    # ceil division with non-negative operands: ONNX's integer Div truncates
+    rows, cols = (h + d - 1) // d, (w + d - 1) // d
     x = F.pad(x, (0, cols * d - w, 0, rows * d - h))
     # (B, C, rows*d, cols*d) -> (B*d*d, C, rows, cols), sub-grids channels-last
     grids = x.permute(0, 2, 3, 1).reshape(b, rows, d, cols, d, c).permute(0, 2, 4, 1, 3, 5)
