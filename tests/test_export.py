@@ -3,7 +3,10 @@ ONNX file agrees with PyTorch in onnxruntime (the tool's own check, < 1e-4)."""
 import re
 
 import pytest
+import torch.nn as nn
 
+from mmfreq.deployment.onnx import ExportError, export_onnx
+from mmfreq.models.layers import FocalAttention, FreqScale
 from mmfreq.testing.tools import ROOT, run_tool
 
 pytest.importorskip('onnxruntime')
@@ -180,14 +183,26 @@ def test_fdam_refuses_dynamic_export_naming_the_fft(tmp_path):
 
 
 @pytest.mark.slow
-def test_focal_refuses_dynamic_export_naming_the_code(tmp_path):
+def test_focal_refuses_dynamic_export_naming_the_layers(tmp_path):
     result = run_tool([TOOL, small_focal_config(tmp_path), '--shape', '64', '64', '--dynamic',
                        '--backbone-only', '--out', tmp_path / 'focal.onnx'])
     assert result.returncode == 1
-    assert 'the exported graph does not follow a random 96x128 input' in result.stderr
-    assert 'exports for one fixed shape only: drop --dynamic' in result.stderr
-    # the operations fixed at trace time are named by their source lines
-    assert re.search(r'mmfreq/models/layers/focal_attention\.py:\d+', result.stderr)
+    assert '--dynamic: FocalAttention (model.backbone.layers.0.blocks.0.attn' in result.stderr
+    assert 'ring keys' in result.stderr and 'Drop --dynamic' in result.stderr
+    assert not (tmp_path / 'focal.onnx').exists()
+
+
+def test_fixed_size_layers_are_refused_dynamic_export_by_name(tmp_path):
+    """Focal's graph would pass a check at 96x128 from 64x64 but is wrong where the
+    traced Python decisions change (a stage that gets ring keys, more windows than
+    one chunk), so --dynamic is refused before tracing, naming every such layer."""
+    model = nn.ModuleDict(dict(attn=FocalAttention(32, 2), freq=FreqScale(32, groups=4)))
+    with pytest.raises(ExportError) as error:
+        export_onnx(model, (64, 64), str(tmp_path / 'x.onnx'), dynamic=True)
+    message = str(error.value)
+    assert message.startswith('--dynamic: FocalAttention (attn; 1 layers) decides in Python')
+    assert '; FreqScale (freq; 1 layers) filters the spectrum' in message
+    assert not (tmp_path / 'x.onnx').exists()
 
 
 @pytest.mark.slow

@@ -4,7 +4,9 @@ feature maps, with the data preprocessor folded in, and the onnxruntime check.
 The graph's input ``image`` is a float32 (N, 3, H, W) batch of images in the
 channel order mmcv reads them (BGR) with values in 0-255. Each layer that
 needs another form for export provides it itself (FreqScale's DFT matrices
-under ``torch.onnx.is_in_onnx_export()``); nothing here changes a module.
+under ``torch.onnx.is_in_onnx_export()``), and a layer whose graph holds for
+the traced size only says why in ``fixed_size_export``; nothing here changes
+a module.
 """
 import os
 import os.path as osp
@@ -63,10 +65,15 @@ class NormalizedInput(nn.Module):
         return logits
 
 
-def freq_scale_layers(model: nn.Module) -> List[str]:
-    """Names of the FreqScale layers of ``model``."""
-    from mmfreq.models.layers import FreqScale
-    return [name for name, module in model.named_modules() if isinstance(module, FreqScale)]
+def fixed_size_layers(model: nn.Module) -> Dict[str, Tuple[str, List[str]]]:
+    """The layers of ``model`` whose export holds for the traced size only, by
+    class name: (the reason the layer gives in ``fixed_size_export``, names)."""
+    layers: Dict[str, Tuple[str, List[str]]] = {}
+    for name, module in model.named_modules():
+        reason = getattr(type(module), 'fixed_size_export', None)
+        if reason:
+            layers.setdefault(type(module).__name__, (reason, []))[1].append(name)
+    return layers
 
 
 def build_exportable(config: str, checkpoint: str = None,
@@ -124,17 +131,16 @@ def export_onnx(module: NormalizedInput, shape: Sequence[int], out: str, dynamic
         traced size), as ``file:line``.
 
     Raises:
-        ExportError: ``dynamic`` with FreqScale layers (their DFT matrices
-            have the traced size), or the exporter failed (its message kept).
+        ExportError: ``dynamic`` with layers whose export holds for the traced
+            size only (FreqScale, FocalAttention: their ``fixed_size_export``
+            says why), or the exporter failed (its message kept).
     """
-    freq_scales = freq_scale_layers(module)
-    if dynamic and freq_scales:
-        raise ExportError(
-            f'--dynamic: FreqScale ({", ".join(freq_scales[:3])}'
-            f'{", ..." if len(freq_scales) > 3 else ""}; {len(freq_scales)} layers) filters the '
-            'spectrum with torch.fft.rfft2 / irfft2, which torch.onnx.export does not support '
-            '(aten::fft_rfft2); they are exported as DFT matrix products of one fixed size. '
-            'Drop --dynamic and export each shape you need')
+    fixed = fixed_size_layers(module) if dynamic else {}
+    if fixed:
+        raise ExportError('--dynamic: ' + '; '.join(
+            f'{cls} ({", ".join(names[:3])}{", ..." if len(names) > 3 else ""}; '
+            f'{len(names)} layers) {reason}' for cls, (reason, names) in fixed.items())
+            + '. Drop --dynamic and export each shape you need')
     names = output_names(module, shape)
     axes = {0: 'batch', 2: 'height', 3: 'width'}
     dynamic_axes = None

@@ -20,7 +20,8 @@ one additive ``attn_mask``, for a chunk of windows at a time. The map is
 padded to window multiples and padded tokens are masked out of every group.
 Everything is plain tensor operations: autograd differentiates them (the
 gather's gradient is a row-wise ``index_add_``), ``torch.compile`` traces
-them and ``torch.onnx.export`` maps them to standard ONNX operators.
+them and ``torch.onnx.export`` maps them to standard ONNX operators (for a
+fixed input size: whether there is a ring, and the chunks, are decided in Python).
 """
 from typing import List, Tuple
 
@@ -138,6 +139,11 @@ class FocalAttention(nn.Module):
         map is no larger than one window (min(H, W) <= window_size), as the
         official model is built then.
     """
+
+    # read by the ONNX exporter (mmfreq.deployment.onnx), which refuses --dynamic
+    fixed_size_export = ('decides in Python, from the traced size, whether a map has ring '
+                         'keys (one larger than a window) and how many windows one attention '
+                         'call takes, so its graph holds for sizes near the traced one only')
 
     def __init__(self, embed_dims: int, num_heads: int, window_size: int = 7,
                  expand_size: int = 3, focal_window: int = 7, focal_level: int = 2,

@@ -50,6 +50,11 @@ class FreqScale(nn.Module):
         (B, C, H, W) -> (B, C, H, W), any H, W.
     """
 
+    # read by the ONNX exporter (mmfreq.deployment.onnx), which refuses --dynamic
+    fixed_size_export = ('filters the spectrum with torch.fft.rfft2 / irfft2, which '
+                         'torch.onnx.export does not support (aten::fft_rfft2); it exports as '
+                         'DFT matrix products of one fixed size')
+
     def __init__(self, channels: int, groups: int = 16, num_filters: int = 4,
                  basis_size: int = 14, router_ratio: float = 0.0625,
                  init_std: float = 1e-5) -> None:
