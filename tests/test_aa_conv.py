@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from mmfreq.models.layers import AAConv2d
+from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.reference import textbook_aa_conv as reference_aa_conv
 
 
@@ -47,3 +48,19 @@ def test_uneven_ratios_name_the_values(kwargs, named):
     message = str(info.value)
     assert named in message
     assert f"out_channels={kwargs['out_channels']}" in message
+
+
+@pytest.mark.parametrize('stride', [1, 2])
+def test_compiles_without_graph_breaks_like_eager(stride):
+    """Dynamo's graph (the 'eager' backend, fast); one recompile at most for a second size."""
+    torch.manual_seed(0)
+    m = AAConv2d(12, 40, stride=stride, num_heads=4, max_offset=4)
+    assert_compiles_like_eager(m, [(torch.randn(2, 12, 9, 13),), (torch.randn(2, 12, 6, 5),)])
+
+
+@pytest.mark.slow  # AOT autograd traces forward and backward
+def test_trains_compiled_like_eager():
+    torch.manual_seed(0)
+    m = AAConv2d(12, 40, stride=2, num_heads=4, max_offset=4)
+    assert_compiles_like_eager(m, [(torch.randn(2, 12, 9, 13),), (torch.randn(2, 12, 6, 5),)],
+                               backend='aot_eager', backward=True)

@@ -8,6 +8,7 @@ from mmpretrain.models.backbones import ResNet
 from mmfreq.models import AAResNet
 from mmfreq.models.backbones.aa_resnet import channels_for_heads
 from mmfreq.models.layers import AAConv2d
+from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.utils import load_pretrained_weights
 
 
@@ -129,3 +130,8 @@ def test_norm_eval_keeps_training_the_bn_after_each_augmented_conv():
     model(torch.randn(2, 3, 64, 64))
     assert (bn.running_mean[conv_channels:] != before[conv_channels:]).all()
     assert not model.train(False).layer4[0].bn2.training
+
+
+@pytest.mark.slow  # dynamo traces the 50 layers at two sizes
+def test_compiles_without_graph_breaks_like_eager(aa_r50):
+    assert_compiles_like_eager(aa_r50, [(torch.randn(1, 3, 64, 64),), (torch.randn(1, 3, 96, 72),)])

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
+from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.reference import OfficialFDAMViT, official_freq_scale
 
 TINY = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
@@ -400,44 +401,6 @@ def test_fdam_vit_equals_the_official_formulation():
     for a, b in zip(torch.autograd.grad(outs, params, grad),
                     torch.autograd.grad(expected, official_params, grad)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
-
-
-def graph_breaks(module: torch.nn.Module, *inputs) -> list:
-    """``torch._dynamo.explain``'s graph breaks of ``module(*inputs)``, each as
-    its reason and the innermost source line."""
-    torch._dynamo.reset()
-    explanation = torch._dynamo.explain(module)(*inputs)
-    return [f'{r.reason} at {r.user_stack[-1].filename}:{r.user_stack[-1].lineno}'
-            if r.user_stack else r.reason for r in explanation.break_reasons]
-
-
-def assert_compiles_like_eager(module: torch.nn.Module, inputs_by_size: list,
-                               backend: str = 'eager', backward: bool = False) -> None:
-    """Compiled equals eager within 1e-4 for each input (with ``backward`` also
-    the parameters' gradients); one graph for the first input (else fail
-    naming the graph breaks), at most one recompile for the second."""
-    from torch._dynamo.testing import CompileCounterWithBackend
-
-    torch._dynamo.reset()
-    counter = CompileCounterWithBackend(backend)
-    compiled = torch.compile(module, backend=counter)
-    params = list(module.parameters())
-    for i, inputs in enumerate(inputs_by_size):
-        with torch.set_grad_enabled(backward):
-            # eager first: a training-mode pass updates norm statistics in place
-            expected = module(*inputs)
-            grads = [torch.randn_like(o) for o in expected]
-            expected_grads = torch.autograd.grad(expected, params, grads) if backward else []
-            got = compiled(*inputs)
-        if i == 0 and counter.frame_count != 1:
-            pytest.fail(f'graph breaks: {graph_breaks(module, *inputs)}')
-        for a, b in zip(got, expected):
-            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
-        if backward:
-            for a, b in zip(torch.autograd.grad(got, params, grads), expected_grads):
-                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
-    assert counter.frame_count <= 2, f'{counter.frame_count} compilations for two input sizes'
-    torch._dynamo.reset()
 
 
 def compile_test_vit() -> FDAMViT:
