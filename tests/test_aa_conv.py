@@ -50,11 +50,11 @@ def test_uneven_ratios_name_the_values(kwargs, named):
     assert f"out_channels={kwargs['out_channels']}" in message
 
 
-@pytest.mark.parametrize('stride', [1, 2])
-def test_compiles_without_graph_breaks_like_eager(stride):
-    """Dynamo's graph (the 'eager' backend, fast); one recompile at most for a second size."""
+def test_compiles_without_graph_breaks_like_eager():
+    """Dynamo's graph (the 'eager' backend, fast) with the strided attention's
+    pooling; one recompile at most for a second size."""
     torch.manual_seed(0)
-    m = AAConv2d(12, 40, stride=stride, num_heads=4, max_offset=4)
+    m = AAConv2d(12, 40, stride=2, num_heads=4, max_offset=4)
     assert_compiles_like_eager(m, [(torch.randn(2, 12, 9, 13),), (torch.randn(2, 12, 6, 5),)])
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmfreq.models import FocalTransformer, convert_focal_state_dict
-from mmfreq.testing.compile import graph_breaks
+from mmfreq.testing.compile import assert_compiles_like_eager
 
 # Official Focal-T without its classifier: 28.88 M in microsoft/Focal-Transformer's README
 # less the 768 x 1000 + 1000 head (shapes: tests/data/official_keys/focal_tiny_official.json).
@@ -92,19 +92,24 @@ def small_focal() -> FocalTransformer:
     return model
 
 
-def test_compiles_without_graph_breaks():
-    assert graph_breaks(small_focal().eval(), torch.randn(1, 3, 64, 72)) == []
+def test_compiles_without_graph_breaks_like_eager():
+    """One size (dynamo's graph, the 'eager' backend); the slow test below adds
+    sizes, the recompile bound and training."""
+    assert_compiles_like_eager(small_focal().eval(), [(torch.randn(1, 3, 64, 72),)])
 
 
+@pytest.mark.slow  # symbolic sizes make dynamo's second trace slow: 2 (eval) to 10 minutes
 @pytest.mark.parametrize('train', [False, True])
 def test_compiled_equals_eager_and_recompiles_at_most_once(train):
     """Three input sizes (stage 2 with its ring, stage 3 without, every stage
-    padded): one graph for the first and one with dynamic sizes for the rest."""
+    padded): one graph for the first and one with dynamic sizes for the rest.
+    Inference checks dynamo's graph (the 'eager' backend, fast); training runs
+    AOT autograd as inductor would."""
     from torch._dynamo.testing import CompileCounterWithBackend
 
     torch._dynamo.reset()
     model = small_focal().train(train)
-    counter = CompileCounterWithBackend('aot_eager')
+    counter = CompileCounterWithBackend('aot_eager' if train else 'eager')
     compiled = torch.compile(model, backend=counter)
     for size in ((64, 72), (80, 96), (72, 88)):
         x = torch.randn(1, 3, *size)
