@@ -24,6 +24,7 @@ def build(floats: int, at_build: int = 0) -> nn.Module:
     return Allocates(floats, at_build)
 
 
+@pytest.mark.slow  # each measurement is a fresh process that imports torch
 def test_peak_memory_is_that_of_the_pass():
     small = peak_memory_mb(functools.partial(build, 5_000_000, 100_000_000), (1,))
     large = peak_memory_mb(functools.partial(build, 50_000_000), (1,))
@@ -31,6 +32,7 @@ def test_peak_memory_is_that_of_the_pass():
     assert large == pytest.approx(5e7 * 4 / 2**20, abs=8)
 
 
+@pytest.mark.slow  # a fresh process, as above
 def test_compiled_builder_pickles_and_its_memory_is_that_of_a_warm_pass():
     """The first pass of a compiled module compiles (and allocates for it); the
     measured pass is the next one."""
