@@ -22,7 +22,7 @@ def test_config_builds_and_runs_forward(name):
     from mmengine.config import Config
 
     cfg = Config.fromfile(ROOT / 'configs' / name)
-    model = build_model_from_config(str(ROOT / 'configs' / name))
+    model = build_model_from_config(cfg)
     inputs = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         if cfg.default_scope == 'mmdet':

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES
-from mmfreq.testing.tools import ROOT
+from mmfreq.testing.tools import ROOT, read_config
 
 SEG_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
 DET_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
@@ -32,7 +32,7 @@ def save_runner_like_checkpoint(config, path, dataset_meta=None) -> dict:
     from mmfreq.apis import build_model_from_config
 
     torch.manual_seed(0)
-    model = build_model_from_config(str(config))
+    model = build_model_from_config(read_config(config))
     for param in model.parameters():  # distinct from any initialisation
         param.data.uniform_(-0.1, 0.1)
     hub = MessageHub.get_instance('test_inference')
@@ -82,7 +82,7 @@ def test_files_and_arrays_give_the_same_result_in_any_order(seg_checkpoint):
 
     from mmfreq.apis import inference_model, init_model
 
-    model = init_model(str(SEG_CONFIG), str(seg_checkpoint[0]))
+    model = init_model(read_config(SEG_CONFIG), str(seg_checkpoint[0]))
     array = mmcv.imread(photo_path())[:200, :300]  # BGR, as mmcv reads it
     first = inference_model(model, array)
     from_files = inference_model(model, [photo_path(), photo_path()])
@@ -99,7 +99,7 @@ def test_without_checkpoint_meta_the_config_names_the_classes(tmp_path):
     path = tmp_path / 'bare.pth'
     save_runner_like_checkpoint(SEG_CONFIG, path)
     for checkpoint in (None, str(path)):
-        model = init_model(str(SEG_CONFIG), checkpoint)
+        model = init_model(read_config(SEG_CONFIG), checkpoint)
         # mmseg alone would guess a dataset by the class count (not ours)
         assert model.dataset_meta['classes'] == CLASSES
         assert [list(c) for c in model.dataset_meta['palette']][:2] == [[120, 120, 120],
@@ -111,10 +111,11 @@ def test_detector_detects_with_the_configs_classes(det_checkpoint):
 
     from mmfreq.apis import inference_model, init_model
 
-    model = init_model(str(DET_CONFIG), str(det_checkpoint))
+    model = init_model(read_config(DET_CONFIG), str(det_checkpoint))
     assert type(model).__name__ == 'MaskRCNN'
     assert model.dataset_meta['classes'] == COCO_CLASSES
-    assert init_model(str(DET_CONFIG)).dataset_meta['classes'] == COCO_CLASSES  # not COCO's 80
+    # not COCO's 80
+    assert init_model(read_config(DET_CONFIG)).dataset_meta['classes'] == COCO_CLASSES
     result = inference_model(model, photo_path())
     assert isinstance(result, DetDataSample)
     instances = result.pred_instances

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from mmfreq.apis import build_model_from_config, init_model
-from mmfreq.testing.tools import ROOT, run_tool, small_run_options
+from mmfreq.testing.tools import ROOT, read_config, run_tool, small_run_options
 from mmfreq.utils.model_weights import (
     convert_model_checkpoint_file,
     convert_model_state,
@@ -73,7 +73,7 @@ def logits(model, size=(64, 96)) -> torch.Tensor:
 def reference_model(config: str, path: Path):
     """The config's model with the file's backbone read by the backbone loader
     and every other part given the file's tensors under their own names."""
-    model = build_model_from_config(str(CONFIGS / config))
+    model = build_model_from_config(read_config(CONFIGS / config))
     state = torch.load(path, weights_only=True)['state_dict']
     load_pretrained_weights(model.backbone, str(path), model.backbone.weight_formats(),
                             prefix='backbone.')
@@ -93,7 +93,7 @@ def reference_model(config: str, path: Path):
                  'mmseg 1.x projects/van', marks=pytest.mark.slow),
 ])
 def test_official_van_file_predicts_as_its_parts(files, config, name, layout, tmp_path):
-    model = init_model(str(CONFIGS / config), str(files[name]))
+    model = init_model(read_config(CONFIGS / config), str(files[name]))
     expected = logits(reference_model(config, files[name]))
     assert torch.equal(logits(model), expected)
     assert model.dataset_meta['classes'] == ADE_META['CLASSES']
@@ -102,7 +102,7 @@ def test_official_van_file_predicts_as_its_parts(files, config, name, layout, tm
     converted = tmp_path / 'mmfreq.pth'
     assert convert_model_checkpoint_file(model, str(files[name]),
                                          str(converted)).startswith(layout)
-    again = build_model_from_config(str(CONFIGS / config))
+    again = build_model_from_config(read_config(CONFIGS / config))
     load_model_weights(again, str(converted))
     assert torch.equal(logits(again), expected)
     meta = torch.load(converted, weights_only=True)['meta']
@@ -144,7 +144,8 @@ def test_official_fdam_file_fits_the_released_config_exactly():
     fixture = json.loads((MODEL_FIXTURES / 'fdam_deit3_base_upernet_ade20k.json').read_text())
     state = {k: torch.empty(shape, dtype=getattr(torch, dtype), device='meta')
              for k, (shape, dtype) in fixture['tensors'].items()}
-    model = build_model_from_config(str(CONFIGS / 'upernet_fdam_vit_b_ade20k_released.py'))
+    model = build_model_from_config(
+        read_config(CONFIGS / 'upernet_fdam_vit_b_ade20k_released.py'))
     converted, layout, dropped = convert_model_state(model, state)
     assert state_dict_mismatch(model, converted) == [] and dropped == []
     assert layout.startswith('official FDAM release (mmseg 0.25')
@@ -169,7 +170,7 @@ def test_official_fdam_file_fits_the_released_config_exactly():
 def test_a_file_of_another_model_is_refused_naming_it(files, config, name, cfg_options,
                                                       expected):
     with pytest.raises(ValueError) as err:
-        init_model(str(CONFIGS / config), str(files[name]), cfg_options=cfg_options)
+        init_model(read_config(CONFIGS / config), str(files[name]), cfg_options=cfg_options)
     message = str(err.value)
     assert message.startswith(f'checkpoint {files[name]} does not fit the model EncoderDecoder '
                               '(read as official VAN-Segmentation release')

@@ -1,4 +1,6 @@
 """Build what a config describes: its runner (to train or test) or its model."""
+from typing import Union
+
 import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
@@ -34,12 +36,13 @@ def build_runner(cfg: Config) -> Runner:
     return runner
 
 
-def build_model_from_config(config: str) -> torch.nn.Module:
+def build_model_from_config(config: Union[str, Config]) -> torch.nn.Module:
     """The model of an mmfreq / mmdet / mmseg / mmpretrain config, in eval
     mode, with BN for SyncBN on CPU and without loading pretrained weights.
 
     Args:
-        config (str): Path of the config file.
+        config (str | Config): Path of the config file, or the config read
+            already (as mmseg's ``init_model`` takes either).
 
     Returns:
         torch.nn.Module: The model.
@@ -48,9 +51,9 @@ def build_model_from_config(config: str) -> torch.nn.Module:
         ValueError: the config has no ``default_scope`` (which toolbox's
             registry builds it would be a guess).
     """
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
     if not cfg.get('default_scope'):
-        raise ValueError(f'{config} has no default_scope: inherit a runtime base of mmdet, '
+        raise ValueError(f'{cfg.filename} has no default_scope: inherit a runtime base of mmdet, '
                          "mmseg or mmpretrain, or set e.g. default_scope = 'mmseg'")
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)

@@ -1,9 +1,13 @@
 """Helpers the tests share for running the repository's tools and configs."""
+import copy
+import functools
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Union
+
+from mmengine.config import Config
 
 #: The repository checkout mmfreq is imported from (tests run from a source tree).
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,3 +55,15 @@ def run_tool(args: List[str], cwd: Path = ROOT, timeout: int = 600,
     args = [ROOT / args[0], *args[1:]]
     return subprocess.run(program + [str(a) for a in args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@functools.lru_cache(maxsize=None)
+def _config_at(path: str) -> Config:
+    return Config.fromfile(path)
+
+
+def read_config(path: Union[str, Path]) -> Config:
+    """A copy of the config at ``path``, read from disk once per process:
+    reading one that inherits ``mmseg::`` / ``mmdet::`` bases parses the host
+    packages' model indexes (about two seconds each time)."""
+    return copy.deepcopy(_config_at(str(path)))
