@@ -7,7 +7,7 @@ import torch
 from mmengine.model import BaseModel, BaseTTAModel
 
 from mmfreq.cli.errors import DEBUG_ENV, add_debug_argument, debugging, exit_on_error
-from mmfreq.engine.compile import compile_forward
+from mmfreq.engine.compile import compile_model
 
 
 def fail_deep_inside() -> None:
@@ -67,7 +67,7 @@ class FlipTTA(BaseTTAModel):
 
 
 @pytest.mark.parametrize('wrap', [False, True])
-def test_compile_forward_compiles_the_forward_that_test_step_calls(wrap):
+def test_compile_model_compiles_the_forward_that_test_step_calls(wrap):
     from torch._dynamo.testing import CompileCounter
 
     torch.manual_seed(0)
@@ -79,9 +79,49 @@ def test_compile_forward_compiles_the_forward_that_test_step_calls(wrap):
         expected = model.test_step(data)
     counter = CompileCounter()
     torch._dynamo.reset()
-    assert compile_forward(model, dict(backend=counter)) is toy
+    assert compile_model(model, dict(backend=counter)) is toy
     with torch.no_grad():
         got = model.test_step(data)
     assert counter.frame_count >= 1  # the model's forward ran through dynamo
     assert all(torch.allclose(g, e, atol=1e-6) for g, e in zip(got, expected))
     assert len(got) == len(expected) == 2
+
+
+class ToySegmentor(BaseModel):
+    """Backbone and neck, then a 'head' that resizes to each sample's own size
+    (read as Python numbers, as mmseg's and mmdet's heads read image metadata)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.neck = torch.nn.Conv2d(4, 2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        feats = self.neck(self.backbone(inputs))
+        return [torch.nn.functional.interpolate(feats[i:i + 1], size=size, mode='bilinear')
+                for i, size in enumerate(data_samples)]
+
+
+def test_compile_model_compiles_backbone_and_neck_not_the_size_reading_head():
+    graphs = []
+
+    def recording_backend(gm, example_inputs):
+        graphs.append(gm.code)
+        return gm.forward
+
+    torch.manual_seed(0)
+    model = ToySegmentor().eval()
+    images = torch.randn(2, 3, 8, 8)
+    batches = [dict(inputs=images, data_samples=sizes)
+               for sizes in ([(5, 7), (6, 9)], [(4, 4), (11, 3)], [(2, 5), (7, 7)])]
+    with torch.no_grad():
+        expected = [model.test_step(data) for data in batches]
+    torch._dynamo.reset()
+    assert compile_model(model, dict(backend=recording_backend)) is model
+    with torch.no_grad():
+        got = [model.test_step(data) for data in batches]
+    # one graph each for backbone and neck; the resize to each sample's size stays eager
+    assert len(graphs) == 2 and not any('interpolate' in code for code in graphs), graphs
+    for outs, refs in zip(got, expected):
+        assert [o.shape for o in outs] == [r.shape for r in refs]
+        assert all(torch.allclose(o, r, atol=1e-6) for o, r in zip(outs, refs))

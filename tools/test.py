@@ -22,7 +22,7 @@ from mmfreq.cli.run import (
 )
 from mmfreq.datasets.transforms import SampleError
 from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
-from mmfreq.engine.compile import compile_forward
+from mmfreq.engine.compile import compile_model
 from mmfreq.engine.cpu import adapt_to_device
 
 
@@ -89,7 +89,7 @@ def main(argv=None) -> None:
     with exit_on_error(*BUILD_ERRORS, CheckpointError, SampleError, debug=debug):
         runner = build_checked_runner(cfg, ['test_dataloader'], not args.skip_preflight)
         if args.compile:
-            compile_forward(runner.model, cfg.get('compile') or True)
+            compile_model(runner.model, cfg.get('compile') or True)
         runner.register_hook(CheckpointLoadHook(args.checkpoint, strict=not args.non_strict))
         runner.test()
 

@@ -23,7 +23,7 @@ from mmfreq.cli.run import (
 )
 from mmfreq.datasets.transforms import SampleError
 from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
-from mmfreq.engine.compile import compile_forward
+from mmfreq.engine.compile import compile_model
 from mmfreq.engine.cpu import adapt_to_device
 
 
@@ -50,7 +50,7 @@ def main(argv=None) -> None:
                      'on CPU train without it')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    # the forward, not mmengine's whole train_step (see compile_forward), with
+    # the backbone and neck, not mmengine's whole train_step (see compile_model), with
     # the config's own torch.compile arguments if it has any
     compile_cfg = (cfg.pop('compile', None) or True) if args.compile else None
     if args.resume == 'auto':
@@ -68,7 +68,7 @@ def main(argv=None) -> None:
         runner = build_checked_runner(cfg, ['train_dataloader', 'val_dataloader'],
                                       not args.skip_preflight)
     if compile_cfg:
-        compile_forward(runner.model, compile_cfg)
+        compile_model(runner.model, compile_cfg)
     if fine_tune_from:
         runner.register_hook(CheckpointLoadHook(fine_tune_from, training=True))
     # a bad sample; pretrained weights that could not be downloaded
