@@ -98,32 +98,18 @@ def test_compiles_without_graph_breaks_like_eager():
     assert_compiles_like_eager(small_focal().eval(), [(torch.randn(1, 3, 64, 72),)])
 
 
-@pytest.mark.slow  # symbolic sizes make dynamo's second trace slow: 2 (eval) to 10 minutes
-@pytest.mark.parametrize('train', [False, True])
-def test_compiled_equals_eager_and_recompiles_at_most_once(train):
+@pytest.mark.slow  # symbolic sizes make dynamo's second trace slow: about 2 minutes
+def test_compiled_equals_eager_and_recompiles_at_most_once():
     """Three input sizes (stage 2 with its ring, stage 3 without, every stage
-    padded): one graph for the first and one with dynamic sizes for the rest.
-    Inference checks dynamo's graph (the 'eager' backend, fast); training runs
-    AOT autograd as inductor would."""
-    from torch._dynamo.testing import CompileCounterWithBackend
+    padded): one graph for the first and one with dynamic sizes for the rest."""
+    assert_compiles_like_eager(small_focal().eval(), [(torch.randn(1, 3, *size),) for size in
+                                                      ((64, 72), (80, 96), (72, 88))])
 
-    torch._dynamo.reset()
-    model = small_focal().train(train)
-    counter = CompileCounterWithBackend('aot_eager' if train else 'eager')
-    compiled = torch.compile(model, backend=counter)
-    for size in ((64, 72), (80, 96), (72, 88)):
-        x = torch.randn(1, 3, *size)
-        results = []
-        for fn in (model, compiled):
-            model.zero_grad()
-            with torch.set_grad_enabled(train):
-                outs = fn(x)
-            if train:
-                sum(o.square().mean() for o in outs).backward()
-            # stages no larger than a window have no ring: their ring biases get no gradient
-            results.append([o.detach() for o in outs] + [
-                p.grad.clone() for p in model.parameters() if train and p.grad is not None])
-        assert len(results[0]) == len(results[1])
-        for got, expected in zip(results[1], results[0]):
-            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
-    assert counter.frame_count <= 2, f'{counter.frame_count} compilations for three sizes'
+
+@pytest.mark.slow
+def test_trains_compiled_like_eager():
+    """AOT autograd (as inductor runs it) at one size: gradients equal to eager.
+    Training crops have one size; the dynamic trace of a second size took 10
+    minutes on 2 CPU cores with gradients, so its check is the inference one above."""
+    assert_compiles_like_eager(small_focal().train(), [(torch.randn(1, 3, 64, 72),)],
+                               backend='aot_eager', backward=True, max_compilations=1)
