@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 bash scripts/install_deps.sh --with-tests
 "$PY" -m ruff check .
-"$PY" -m pytest tests "$@"
+"$PY" -m pytest tests --durations=30 "$@"  # the slowest tests, to keep CI within its time
