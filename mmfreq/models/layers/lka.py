@@ -70,7 +70,10 @@ def dilated_depthwise_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     grids = grids.reshape(b * d * d, rows, cols, c).permute(0, 3, 1, 2)
     out = F.conv2d(grids, conv.weight, conv.bias, padding=conv.kernel_size[0] // 2, groups=c)
     out = out.permute(0, 2, 3, 1).reshape(b, d, d, rows, cols, c).permute(0, 3, 1, 4, 2, 5)
-    return out.reshape(b, rows * d, cols * d, c)[:, :h, :w].permute(0, 3, 1, 2)
+    # cropped by a negative pad, a new tensor: a sliced view's contiguity would
+    # depend on w % d, and torch.compile would guard on it and recompile per residue
+    out = F.pad(out.reshape(b, rows * d, cols * d, c), (0, 0, 0, w - cols * d, 0, h - rows * d))
+    return out.permute(0, 3, 1, 2)
 
 
 class LKAAttention(nn.Module):
