@@ -122,10 +122,10 @@ def constant_freq_scale(channels, group_weights):
 @pytest.mark.parametrize('size', [(8, 8), (7, 9), (13, 6), (1, 5), (15, 15)])
 def test_freq_scale_constant_filter_scales_each_group(size):
     m, gains = constant_freq_scale(16, [0.2, -0.7, 1.5, 0.0])
-    x = torch.randn(2, 16, *size)
+    x = torch.randn(2, *size, 16)
     with torch.no_grad():
         out = m(x)
-    expected = x * gains.repeat_interleave(4)[None, :, None, None]
+    expected = x * gains.repeat_interleave(4)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -134,23 +134,27 @@ def test_freq_scale_filters_frequencies():
     m, _ = constant_freq_scale(8, [3.0, 3.0])
     with torch.no_grad():
         m.basis[:, :, 0, 0] = 0.0  # the 6x4 basis is the spectrum size of a 6x6 map
-        x = torch.randn(1, 8, 6, 6) + 5.0
+        x = torch.randn(1, 6, 6, 8) + 5.0
         out = m(x)
     gain = math.tanh(3.0) * 2 * 0.5
-    torch.testing.assert_close(out.mean(dim=(2, 3)), torch.zeros(1, 8), atol=1e-5, rtol=0)
-    torch.testing.assert_close(out, gain * (x - x.mean(dim=(2, 3), keepdim=True)),
+    torch.testing.assert_close(out.mean(dim=(1, 2)), torch.zeros(1, 8), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out, gain * (x - x.mean(dim=(1, 2), keepdim=True)),
                                rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('size', [(8, 8), (7, 9), (13, 6), (1, 5), (16, 11)])
-def test_freq_scale_equals_the_official_formula(size):
+@pytest.mark.parametrize('max_side', [0, None, 10**4], ids=['fft', 'by-size', 'dft-matrices'])
+@pytest.mark.parametrize('size', [(8, 8), (7, 9), (13, 6), (1, 5), (16, 11), (66, 5), (65, 70)])
+def test_freq_scale_equals_the_official_formula(size, max_side):
+    """Both transforms (torch.fft, DFT matrices) and the choice by grid size."""
     torch.manual_seed(0)
     m = FreqScale(40, groups=8, num_filters=3, basis_size=6)
     randomise_(m)
+    if max_side is not None:
+        m.matrix_dft_max_side = max_side
     x = torch.randn(2, 40, *size, requires_grad=True)
     expected = official_freq_scale(m, x)
-    out = m(x)
-    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    out = m(x.permute(0, 2, 3, 1))
+    torch.testing.assert_close(out, expected.permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
     tokens = x.detach().flatten(2).transpose(1, 2).contiguous()
     torch.testing.assert_close(add_freq_scale(tokens, m, size),
                                tokens + expected.detach().flatten(2).transpose(1, 2),
@@ -162,7 +166,8 @@ def test_freq_scale_equals_the_official_formula(size):
     assert add_freq_scale(tokens, None, size) is tokens  # FDAM off: the tokens as they were
     grad = torch.randn_like(out)
     fast = torch.autograd.grad(out, [x, m.basis, m.router[0].weight], grad)
-    slow = torch.autograd.grad(expected, [x, m.basis, m.router[0].weight], grad)
+    slow = torch.autograd.grad(expected, [x, m.basis, m.router[0].weight],
+                               grad.permute(0, 3, 1, 2))
     for a, b in zip(fast, slow):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
@@ -171,19 +176,20 @@ def test_freq_scale_follows_in_place_basis_updates():
     torch.manual_seed(0)
     m = FreqScale(16, groups=4, basis_size=6).eval()
     randomise_(m)
-    x = torch.randn(1, 16, 12, 10)
+    x = torch.randn(1, 12, 10, 16)
     with torch.no_grad():
         first = m(x)
         m.basis.mul_(2)  # an in-place update, as an optimizer step does
         torch.testing.assert_close(m(x), 2 * first)
-        torch.testing.assert_close(m(x), official_freq_scale(m, x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(m(x), official_freq_scale(m, x.permute(0, 3, 1, 2))
+                                   .permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
 
 
 def test_freq_scale_runs_in_fp32_under_autocast():
     torch.manual_seed(0)
     m = FreqScale(32, groups=4)
     randomise_(m)
-    x = torch.randn(2, 32, 9, 12).bfloat16()
+    x = torch.randn(2, 9, 12, 32).bfloat16()
     with torch.no_grad():
         with torch.autocast('cpu', dtype=torch.bfloat16):
             out = m(x)

@@ -15,7 +15,7 @@ from mmfreq.models.layers import AttInvAttention, FocalAttention, FreqScale
 # name -> (builder, input shape); small, but large enough for every code path
 # (FocalAttention: a ring and pooled windows; FreqScale: a resized basis)
 LAYERS: Dict[str, Tuple[Callable[[], nn.Module], Tuple[int, ...]]] = {
-    'FreqScale': (lambda: FreqScale(32, groups=4, basis_size=6), (2, 32, 12, 10)),
+    'FreqScale': (lambda: FreqScale(32, groups=4, basis_size=6), (2, 12, 10, 32)),
     'AttInv': (lambda: AttInvAttention(32, 4), (2, 20, 32)),
     'FocalAttention': (lambda: FocalAttention(32, 4, att_inv=True), (1, 15, 22, 32)),
 }

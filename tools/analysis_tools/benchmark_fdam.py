@@ -3,6 +3,7 @@ eager and compiled, forward and training step, in one run.
 
     python tools/analysis_tools/benchmark_fdam.py [--sizes 512] [--iters 3] [--arch base]
         [--modes forward train] [--no-compile]
+        [--freq-scale-grids 32 64 96 128 [--freq-scale-channels 96]]
 
 For each input size and mode (``forward``: no grad, eval; ``train``: forward
 and backward in train mode): latency (median, interleaved rounds) and the peak
@@ -12,7 +13,11 @@ FreqScale, FDAM-ViT (both), FDAM-ViT computed as the official code does
 attention, rfft2 on the transposed tokens, real and imaginary parts stacked)
 and, unless ``--no-compile``, ``torch.compile`` (inductor) of the ViT and the
 FDAM-ViT. Ratios are against the plain ViT; the lines printed after each table
-give FDAM-ViT over the official formulation and compiled over eager. One
+give FDAM-ViT over the official formulation and compiled over eager.
+``--freq-scale-grids`` also times one FreqScale (residual, batch 1, the
+arch's channels or ``--freq-scale-channels``) on square grids of those sides
+with each of its two transforms, DFT matrices and ``torch.fft``: where one
+beats the other is what ``FreqScale.matrix_dft_max_side`` is set from. One
 JSON line goes to --out.
 """
 import functools
@@ -30,6 +35,7 @@ from mmfreq.analysis.benchmarking import (
     start_record,
 )
 from mmfreq.models import FDAMViT
+from mmfreq.models.layers import FreqScale, add_freq_scale
 from mmfreq.testing.reference import OfficialFDAMViT
 
 
@@ -44,15 +50,49 @@ def build(arch: str, att_inv: bool, freq_scale: bool, official: bool = False) ->
     return model
 
 
+class ResidualFreqScale(nn.Module):
+    """``x + FreqScale(x)`` on (B, H, W, C) maps, always with one transform."""
+
+    def __init__(self, channels: int, transform: str) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.freq_scale = FreqScale(channels)
+        # 0: torch.fft at every size; 2**31: DFT matrices at every size
+        self.freq_scale.matrix_dft_max_side = dict(fft=0, dft_matrices=2**31)[transform]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return add_freq_scale(x, self.freq_scale)
+
+
+def compare_freq_scale_transforms(channels: int, grids, iters: int, modes) -> dict:
+    """Latency and peak memory of FreqScale with each transform, per grid and mode."""
+    builders = {t: functools.partial(ResidualFreqScale, channels, t)
+                for t in ('fft', 'dft_matrices')}
+    record = dict(channels=channels)
+    for side in grids:
+        record[str(side)] = {}
+        for mode in modes:
+            results = compare_models(builders, (1, side, side, channels), 'fft', iters,
+                                     backward=mode == 'train')
+            print_comparison(f'FreqScale {mode}, 1x{side}x{side}x{channels}:', results)
+            record[str(side)][mode] = results
+    return record
+
+
 def main() -> None:
     parser = benchmark_parser(__doc__, 'benchmarks/results/fdam.jsonl')
     parser.add_argument('--arch', default='base')
-    parser.add_argument('--sizes', type=int, nargs='+', default=[512])
+    parser.add_argument('--sizes', type=int, nargs='*', default=[512],
+                        help='input sides of the model comparison (none: skip it)')
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--modes', nargs='+', choices=['forward', 'train'],
                         default=['forward', 'train'])
     parser.add_argument('--no-compile', action='store_true',
                         help='leave out the torch.compile variants')
+    parser.add_argument('--freq-scale-grids', type=int, nargs='*', default=[],
+                        help='also time FreqScale alone with each transform on these grid sides')
+    parser.add_argument('--freq-scale-channels', type=int,
+                        help="channels of that FreqScale (default: the arch's)")
     args = parser.parse_args()
 
     builders = {
@@ -103,6 +143,10 @@ def main() -> None:
                 results=results, ratios={name: dict(latency=round(latency, 3),
                                                     memory=round(memory, 3))
                                          for name, (latency, memory) in ratios.items()})
+    if args.freq_scale_grids:
+        channels = args.freq_scale_channels or FDAMViT.arch_zoo[args.arch]['embed_dims']
+        record['freq_scale_transforms'] = compare_freq_scale_transforms(
+            channels, args.freq_scale_grids, args.iters, args.modes)
     save_record(args, record)
 
 

@@ -14,28 +14,37 @@ from .star_relu import StarReLU
 class FreqScale(nn.Module):
     """Grouped, dynamically mixed filters applied to the 2-D real spectrum.
 
-    For X of shape (B, C, H, W): ``S = rfft2(X)`` (fp32); a router
-    ``tanh(MLP(mean_hw X))`` gives ``alpha`` of shape (B, groups, num_filters);
-    the static basis ``W`` (num_filters, C / groups, b, b // 2 + 1) is resized
-    bicubically to S's size; channel group g of image i is filtered with
-    ``sum_n alpha[i, g, n] W[n]``; ``irfft2`` brings it back. The result is
-    meant to be used residually, ``X + FreqScale(X)`` (:func:`add_freq_scale`);
-    with the basis at its initial std of 1e-5 it starts almost at zero.
+    For a map X of C channels on an (H, W) grid: ``S = rfft2(X)`` over the
+    grid (fp32); a router ``tanh(MLP(mean_hw X))`` gives ``alpha`` of shape
+    (B, groups, num_filters); the static basis ``W`` (num_filters, C / groups,
+    b, b // 2 + 1) is resized bicubically to S's size; channel group g of
+    image i is filtered with ``sum_n alpha[i, g, n] W[n]``; ``irfft2`` brings
+    it back. The result is meant to be used residually, ``X + FreqScale(X)``
+    (:func:`add_freq_scale`); with the basis at its initial std of 1e-5 it
+    starts almost at zero.
 
-    The transforms and the filter are computed in fp32 even under autocast
-    (half precision loses the small high-frequency terms this layer is
-    for); the output has X's dtype. The spectrum is handled as its real and
-    imaginary parts (``torch.view_as_real``) and filtered by a real multiply,
-    so everything but the FFTs is real arithmetic that ``torch.compile``
-    can fuse. While exporting to ONNX (``torch.onnx.is_in_onnx_export()``)
-    the FFTs are products with DFT matrices of the traced size, since ONNX has
-    no operator for torch's FFTs; the exported graph is then fixed to that size.
-    The transforms are normalised 'forward' (1 / HW on the way in, so the DC
-    bin is the mean the router reads); since the filter is linear, the
-    result is that of the official 'ortho' pair.
+    The map is channels-last, the layout of the transformer tokens it follows.
+    On grids up to ``matrix_dft_max_side`` (64) per side the transforms are
+    products with real DFT matrices, which read and write channels-last
+    directly; larger grids are transposed to channels-first for ``torch.fft``
+    and back. On CPU the transposes cost more than the transforms: with 768
+    channels the matrices take 0.52-0.79x the time of the FFT path for sides
+    16-128 (forward; 0.53-0.84x training), but a DFT matrix costs O(side) per
+    value, and with 96 channels the FFT path wins from side 96 (the matrices:
+    1.5-1.8x its forward time); ``python tools/analysis_tools/benchmark_fdam.py
+    --sizes --freq-scale-grids 32 64 96 128 --freq-scale-channels 96`` times
+    both. The matrices are also all real arithmetic, which ``torch.compile``
+    fuses; while exporting to ONNX (no operator for torch's FFTs) they are
+    used at every size, so the exported graph is fixed to the traced size.
+    Both forms are normalised 'forward' (1 / HW on the way in, so the DC bin
+    is the mean the router reads); since the filter is linear, the result is
+    that of the official 'ortho' pair. The transforms and the filter are
+    computed in fp32 even under autocast (half precision loses the small
+    high-frequency terms this layer is for); the output has X's dtype.
 
-    Nothing is kept between calls: the resized basis is recomputed each time,
-    so weights swapped in by ``.data.copy_`` (EMA) or loaded take effect at once.
+    Nothing is kept between calls: the DFT matrices and the resized basis are
+    recomputed each time, so weights swapped in by ``.data.copy_`` (EMA) or
+    loaded take effect at once.
 
     Args:
         channels (int): C.
@@ -47,13 +56,15 @@ class FreqScale(nn.Module):
         init_std (float): Std of the basis at initialisation. Defaults to 1e-5.
 
     Shape:
-        (B, C, H, W) -> (B, C, H, W), any H, W.
+        (B, H, W, C) -> (B, H, W, C), any H, W: the filtered map, without X.
     """
 
     # read by the ONNX exporter (mmfreq.deployment.onnx), which refuses --dynamic
     fixed_size_export = ('filters the spectrum with torch.fft.rfft2 / irfft2, which '
                          'torch.onnx.export does not support (aten::fft_rfft2); it exports as '
                          'DFT matrix products of one fixed size')
+    # grids up to this many rows and columns are transformed by DFT matrices
+    matrix_dft_max_side = 64
 
     def __init__(self, channels: int, groups: int = 16, num_filters: int = 4,
                  basis_size: int = 14, router_ratio: float = 0.0625,
@@ -79,85 +90,101 @@ class FreqScale(nn.Module):
         alpha = torch.tanh(self.router(channel_means))  # (B, groups * num_filters)
         basis = self.basis.float()
         if basis.shape[-2:] != spectrum_size:
-            basis = F.interpolate(basis, size=spectrum_size, mode='bicubic', align_corners=True)
+            # bicubic resizing is separable: one interpolation matrix per axis
+            rows, cols = (_bicubic_matrix(n, m, basis.device)
+                          for n, m in zip(basis.shape[-2:], spectrum_size))
+            basis = rows @ basis @ cols.t()
         # filter of group g = sum_n alpha[g, n] basis[n]: one matmul
         mixed = alpha.view(b * self.groups, self.num_filters) @ basis.flatten(1)
         return mixed.view(b, c, *spectrum_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """FreqScale(x) for a (B, C, H, W) map (contiguous is fastest)."""
-        h, w = x.shape[-2:]
+        """The filtered map of a channels-last (B, H, W, C) map."""
+        h, w, dtype = x.shape[1], x.shape[2], x.dtype
         with torch.autocast(device_type=x.device.type, enabled=False):
-            spectrum = rfft2(x.float())  # (B, C, H, W // 2 + 1, 2)
-            # the DC bin is the channel mean: no pass over x
-            filters = self.filters(spectrum[:, :, 0, 0, 0], tuple(spectrum.shape[2:4]))
-            # a real filter scales real and imaginary parts alike
-            out = irfft2(spectrum * filters[..., None], (h, w))
-        return out.to(x.dtype)
+            x = x.float()
+            if max(h, w) <= self.matrix_dft_max_side or torch.onnx.is_in_onnx_export():
+                dft = _dft_matrices(h, w, x.device)
+                spectrum = _rfft2(x, dft)  # (B, H, 2, W // 2 + 1, C)
+                # the DC bin is the channel mean: no pass over x
+                filters = self.filters(spectrum[:, 0, 0, 0], (h, w // 2 + 1))
+                # a real filter scales real and imaginary parts alike
+                out = _irfft2(spectrum * filters.permute(0, 2, 3, 1)[:, :, None], dft)
+            else:
+                spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2).contiguous(), norm='forward')
+                spectrum = torch.view_as_real(spectrum)  # (B, C, H, W // 2 + 1, 2)
+                filters = self.filters(spectrum[:, :, 0, 0, 0], (h, w // 2 + 1))
+                spectrum = spectrum * filters[..., None]
+                out = torch.fft.irfft2(torch.view_as_complex(spectrum), s=(h, w), norm='forward')
+                out = out.permute(0, 2, 3, 1)
+        return out.to(dtype)
 
 
 def add_freq_scale(x: torch.Tensor, freq_scale: Optional[FreqScale],
                    hw_shape: Optional[Tuple[int, int]] = None) -> torch.Tensor:
     """``x + FreqScale(x)``, the residual form FDAM uses after attention, MLP
     and pyramid levels, for a channels-last map: (B, H, W, C), or (B, H*W, C)
-    tokens of an ``hw_shape`` (H, W) grid; the result is contiguous in x's
-    layout. ``x`` unchanged when ``freq_scale`` is None (FDAM switched off).
-
-    The map is transposed to channels-first once, where the FFTs run fastest,
-    and the filtered map is added back to ``x`` in the same pass that
-    transposes it again.
-    """
+    tokens of an ``hw_shape`` (H, W) grid. ``x`` unchanged when
+    ``freq_scale`` is None (FDAM switched off)."""
     if freq_scale is None:
         return x
     b, c = x.shape[0], x.shape[-1]
     h, w = x.shape[1:3] if hw_shape is None else hw_shape
-    channels_first = x.reshape(b, h * w, c).transpose(1, 2).reshape(b, c, h, w)
-    filtered = freq_scale(channels_first.contiguous())
-    return torch.add(x, filtered.view(b, c, -1).transpose(1, 2).view(x.shape))
+    return torch.add(x, freq_scale(x.reshape(b, h, w, c)).reshape(x.shape))
+
+
+def _bicubic_matrix(size: int, new_size: int, device: torch.device) -> torch.Tensor:
+    """(new_size, size): ``F.interpolate(..., mode='bicubic', align_corners=True)``
+    along one axis as a matrix (its columns are the resized unit vectors)."""
+    units = torch.eye(size, device=device).view(1, size, size, 1)
+    return F.interpolate(units, size=(new_size, 1), mode='bicubic',
+                         align_corners=True).view(size, new_size).t()
 
 
 def _dft_matrices(h: int, w: int, device: torch.device) -> Tuple[torch.Tensor, ...]:
-    """fp32 matrices of the 2-D real DFT of an (H, W) map, normalised 'forward'.
+    """fp32 matrices of the 2-D real DFT of an (H, W) map, normalised 'forward',
+    for the channels-last layouts of :func:`_rfft2` and :func:`_irfft2`; "part"
+    indexes real and imaginary parts, ``half`` is W // 2 + 1.
 
-    Returns ``(cos_h, sin_h)`` (H, H): real and imaginary part of the complex
-    DFT along H (symmetric); ``(cos_w, sin_w)`` (W, W // 2 + 1): the half
-    spectrum of each row; ``(icos_w, isin_w)`` (W // 2 + 1, W): back to a
-    real row, every bin but DC and Nyquist counted twice, as ``irfft`` does
-    (the imaginary parts of those two bins are ignored, as there).
+    Returns ``forward_w`` (2 half, W): rows (part, kw), the half spectrum of
+    real rows; ``forward_h`` (2H, 2H): rows (kh, part), columns (h, part), the
+    DFT of complex columns; ``inverse_h``, its inverse without the 1 / H;
+    ``inverse_w`` (W, 2 half): columns (part, kw), back to real rows, every
+    bin but DC and Nyquist counted twice, as ``irfft`` does (the imaginary
+    parts of those two bins meet sin(0) and sin(pi w): ignored, as there).
     """
     def angles(n: int, k: int) -> torch.Tensor:
-        return 2 * math.pi * torch.outer(torch.arange(n), torch.arange(k)).double() / n
+        # k x n; the product is reduced mod n first, so large sizes keep exact angles
+        steps = torch.outer(torch.arange(k), torch.arange(n)) % n
+        return 2 * math.pi * steps.double() / n
 
     rows, half = angles(h, h), angles(w, w // 2 + 1)
+    cos_h, sin_h, cos_w, sin_w = rows.cos(), rows.sin(), half.cos(), half.sin()
     twice = torch.full((w // 2 + 1, 1), 2.0, dtype=torch.float64)
     twice[0] = 1
     if w % 2 == 0:
         twice[-1] = 1
-    # the forward matrices carry the 1 / (H W); the inverse H stage uses the
-    # conjugate of (cos_h, sin_h) times H
-    mats = (rows.cos() / h, -rows.sin() / h, half.cos() / w, -half.sin() / w,
-            twice * half.t().cos(), -twice * half.t().sin())
-    return tuple(m.float().to(device) for m in mats)
+    forward_w = torch.cat([cos_w, -sin_w]) / w
+    # (a + ib)(cos + i sin) = (a cos - b sin) + i (a sin + b cos); cos_h, sin_h are
+    # symmetric, and the forward transform (the conjugate) is the transpose
+    inverse_h = torch.stack([torch.stack([cos_h, -sin_h], dim=-1),
+                             torch.stack([sin_h, cos_h], dim=-1)], dim=1).reshape(2 * h, 2 * h)
+    inverse_w = torch.cat([twice * cos_w, -twice * sin_w]).t()
+    return tuple(m.float().to(device) for m in (forward_w, inverse_h.t() / h, inverse_h, inverse_w))
 
 
-def rfft2(x: torch.Tensor) -> torch.Tensor:
-    """rfft2 (norm 'forward') over the last two dims of a real fp32 map, as real
-    and imaginary parts (..., H, W // 2 + 1, 2); DFT-matrix products while
-    exporting to ONNX."""
-    if not torch.onnx.is_in_onnx_export():
-        return torch.view_as_real(torch.fft.rfft2(x, norm='forward'))
-    cos_h, sin_h, cos_w, sin_w, _, _ = _dft_matrices(*x.shape[-2:], x.device)
-    re, im = x @ cos_w, x @ sin_w  # along W
-    return torch.stack([cos_h @ re - sin_h @ im, cos_h @ im + sin_h @ re], dim=-1)
+def _rfft2(x: torch.Tensor, dft: Tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """rfft2 (norm 'forward') over the grid of a real fp32 (B, H, W, C) map, as
+    (B, H, 2, W // 2 + 1, C): real and imaginary parts of each row, channels last."""
+    b, h, w, c = x.shape
+    forward_w, forward_h = dft[:2]
+    rows = forward_w @ x.reshape(b * h, w, c)  # (B*H, 2 half, C): (h, part, kw, c)
+    return (forward_h @ rows.view(b, 2 * h, -1)).view(b, h, 2, -1, c)
 
 
-def irfft2(spectrum: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """Inverse of :func:`rfft2` to a real map of ``size`` (H, W)."""
-    if not torch.onnx.is_in_onnx_export():
-        return torch.fft.irfft2(torch.view_as_complex(spectrum), s=size, norm='forward')
-    cos_h, sin_h, _, _, icos_w, isin_w = _dft_matrices(*size, spectrum.device)
-    cos_h, sin_h = cos_h * size[0], sin_h * size[0]
-    spec_re, spec_im = spectrum.unbind(-1)
-    # along H with the conjugate matrix, then back to real rows
-    re, im = cos_h @ spec_re + sin_h @ spec_im, cos_h @ spec_im - sin_h @ spec_re
-    return re @ icos_w + im @ isin_w
+def _irfft2(spectrum: torch.Tensor, dft: Tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Inverse of :func:`_rfft2`: a real (B, H, W, C) map."""
+    b, h, _, half, c = spectrum.shape
+    inverse_h, inverse_w = dft[2:]
+    rows = inverse_h @ spectrum.reshape(b, 2 * h, half * c)  # (B, 2H, half*C): (h, part, kw, c)
+    return (inverse_w @ rows.view(b * h, 2 * half, c)).view(b, h, -1, c)
