@@ -34,8 +34,9 @@ class FreqScale(nn.Module):
     1.5-1.8x its forward time); ``python tools/analysis_tools/benchmark_fdam.py
     --sizes --freq-scale-grids 32 64 96 128 --freq-scale-channels 96`` times
     both. The matrices are also all real arithmetic, which ``torch.compile``
-    fuses; while exporting to ONNX (no operator for torch's FFTs) they are
-    used at every size, so the exported graph is fixed to the traced size.
+    traces into its graph (the FFTs run as fallbacks outside it); while
+    exporting to ONNX (no operator for torch's FFTs) they are used at every
+    size, so the exported graph is fixed to the traced size.
     Both forms are normalised 'forward' (1 / HW on the way in, so the DC bin
     is the mean the router reads); since the filter is linear, the result is
     that of the official 'ortho' pair. The transforms and the filter are
