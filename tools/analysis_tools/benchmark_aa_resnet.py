@@ -13,7 +13,9 @@ s x s) with stages 3-4 augmented, as the detection configs; and a training
 step at 224 with stages 2-4, as ``configs/aa_r50_in1k.py``. In each row every
 model is timed interleaved in one process, eager and compiled
 (``torch.compile``, inductor), and the peak memory of its pass is measured in a
-fresh process. One JSON line per run goes to ``--out``.
+fresh process. The ``attention_free`` model (each AA-Conv reduced to its
+convolution and 1x1 projections) bounds the ratio any attention
+implementation could reach. One JSON line per run goes to ``--out``.
 """
 import argparse
 import functools
@@ -33,20 +35,24 @@ from mmfreq.analysis.benchmarking import (
 )
 from mmfreq.models import AAResNet
 from mmfreq.models.layers import AAConv2d
+from mmfreq.testing.attention_free import make_attention_free
 from mmfreq.testing.reference import TextbookAAConv2d
 
 DETECTION_STAGES = (False, False, True, True)
 CLASSIFICATION_STAGES = (False, True, True, True)
 
 
-def build_aa_resnet(stage_with_aa: Sequence[bool], textbook: bool) -> nn.Module:
-    """AA-ResNet-50 with seeded weights; ``textbook``: the paper's logits."""
+def build_aa_resnet(stage_with_aa: Sequence[bool], variant: str) -> nn.Module:
+    """AA-ResNet-50 with seeded weights and the attention of ``variant``:
+    'mmfreq', 'official' (the paper's logits) or 'attention_free'."""
     torch.manual_seed(0)
     model = AAResNet(50, stage_with_aa=stage_with_aa)
-    if textbook:
+    if variant == 'official':
         for module in model.modules():
             if type(module) is AAConv2d:
                 module.__class__ = TextbookAAConv2d  # same parameters, the formula's forward
+    elif variant == 'attention_free':
+        make_attention_free(model)
     return model.eval()
 
 
@@ -54,11 +60,13 @@ def run_row(title: str, stage_with_aa: Sequence[bool], shape: Sequence[int], bac
             args: argparse.Namespace) -> dict:
     """Eager (and compiled) latency and memory of both formulations on one input."""
     builders: Dict[str, Builder] = {
-        'official': functools.partial(build_aa_resnet, stage_with_aa, True),
-        'mmfreq': functools.partial(build_aa_resnet, stage_with_aa, False)}
+        name: functools.partial(build_aa_resnet, stage_with_aa, name)
+        for name in ('official', 'mmfreq')}
     if args.compile:
         torch._dynamo.reset()  # each row compiles for its own shape and mode
         builders.update({f'{name}_compiled': Compiled(build) for name, build in builders.items()})
+    builders['attention_free'] = functools.partial(build_aa_resnet, stage_with_aa,
+                                                   'attention_free')
     results = compare_models(builders, shape, 'official', args.iters, args.warmup, backward)
     print_comparison(title, results)
     row = dict(shape=list(shape), backward=backward, stage_with_aa=list(stage_with_aa),
@@ -84,8 +92,8 @@ def main() -> None:
 
     with torch.no_grad():
         inputs = torch.randn(1, 3, args.size, args.size)
-        record['max_abs_diff'] = (build_aa_resnet(DETECTION_STAGES, True)(inputs)[-1] -
-                                  build_aa_resnet(DETECTION_STAGES, False)(inputs)[-1]
+        record['max_abs_diff'] = (build_aa_resnet(DETECTION_STAGES, 'official')(inputs)[-1] -
+                                  build_aa_resnet(DETECTION_STAGES, 'mmfreq')(inputs)[-1]
                                   ).abs().max().item()
     shape = (1, 3, args.size, args.size)
     record['rows'] = {f'forward_{args.size}_stages34': run_row(

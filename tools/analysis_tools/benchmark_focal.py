@@ -11,7 +11,9 @@ training step (forward + backward, batch ``--batch``), latency (median of
 interleaved rounds) and the peak memory a pass adds (fresh process each),
 with ratios against the eager reference. For ``--compile-sizes`` the same
 for both models under ``torch.compile`` (inductor), and mmfreq's
-compiled / eager ratio. Sizes above 224x224 use the dense configs' ring at
+compiled / eager ratio. The ``attention_free`` model (its focal attention
+reduced to the qkv and output projections) bounds the ratio any attention
+implementation could reach. Sizes above 224x224 use the dense configs' ring at
 every stage (``expand_sizes=(3, 3, 3, 3)``). One JSON line goes to --out.
 """
 import functools
@@ -30,15 +32,17 @@ from mmfreq.analysis.benchmarking import (
 )
 from mmfreq.models import FocalTransformer
 from mmfreq.models.layers import FocalAttention
+from mmfreq.testing.attention_free import make_attention_free
 from mmfreq.testing.reference import RolledFocalAttention
 
 CLASSIFICATION_EXPAND_SIZES = (3, 3, 3, 0)  # the official ImageNet models at 224
 DENSE_EXPAND_SIZES = (3, 3, 3, 3)  # configs/*focal_t*.py
 
 
-def build(arch: str, expand_sizes: Tuple[int, ...], reference: bool,
+def build(arch: str, expand_sizes: Tuple[int, ...], variant: str,
           compile_for: Sequence[int] = (), backward: bool = False) -> nn.Module:
-    """Focal backbone with seed-0 weights; ``reference`` swaps in the official attention.
+    """Focal backbone with seed-0 weights and the attention of ``variant``:
+    'mmfreq', 'reference' (the official formulation) or 'attention_free'.
 
     With ``compile_for`` (an input shape) the model is compiled and run once
     on it, so that compiling is neither timed nor counted as the pass's memory.
@@ -46,10 +50,12 @@ def build(arch: str, expand_sizes: Tuple[int, ...], reference: bool,
     torch.manual_seed(0)
     model = FocalTransformer(arch, expand_sizes=expand_sizes, drop_path_rate=0.0)
     model.init_weights()
-    if reference:
+    if variant == 'reference':
         for module in model.modules():
             if type(module) is FocalAttention:
                 module.__class__ = RolledFocalAttention  # same parameters, other forward
+    elif variant == 'attention_free':
+        make_attention_free(model)
     model.eval()
     if compile_for:
         model = torch.compile(model)
@@ -70,8 +76,8 @@ def main() -> None:
     for size in args.sizes:
         h, w = (int(s) for s in size.split('x'))
         expand = CLASSIFICATION_EXPAND_SIZES if max(h, w) <= 224 else DENSE_EXPAND_SIZES
-        eager = {'reference': functools.partial(build, args.arch, expand, True),
-                 'mmfreq': functools.partial(build, args.arch, expand, False)}
+        eager = {name: functools.partial(build, args.arch, expand, name)
+                 for name in ('reference', 'mmfreq')}
         x = torch.randn(1, 3, h, w)
         with torch.no_grad():
             diff = max((a - b).abs().max().item()
@@ -80,11 +86,12 @@ def main() -> None:
         for backward in (False, True):
             mode = 'training_step' if backward else 'inference'
             shape = (args.batch if backward else 1, 3, h, w)
-            builders = dict(eager)
+            builders = dict(eager, attention_free=functools.partial(
+                build, args.arch, expand, 'attention_free'))
             if size in args.compile_sizes:
                 for name in eager:
                     builders[f'{name}_compiled'] = functools.partial(
-                        build, args.arch, expand, name == 'reference', shape, backward)
+                        build, args.arch, expand, name, shape, backward)
             results = compare_models(builders, shape, 'reference', args.iters,
                                      backward=backward)
             if size in args.compile_sizes:

@@ -12,7 +12,10 @@ Rows: inference (no grad, eval mode, 1 x 3 x size x size), with mmfreq also
 after ``switch_to_deploy()``; training step (forward + backward, train mode,
 batch x 3 x s x s for each of ``--train-sizes``). In each row every model is
 timed interleaved in one process, eager and compiled (``torch.compile``,
-inductor), and the peak memory of its pass is measured in a fresh process. The
+inductor), and the peak memory of its pass is measured in a fresh process.
+The ``attention_free`` model (mmfreq's VAN with the large-kernel attention
+replaced by the identity) bounds the ratio any LKA implementation could
+reach. The
 line appended to ``--out`` holds each row's latencies, memories, the ratios
 against the reference, compiled against eager, and the largest output
 difference of each model at inference.
@@ -34,6 +37,7 @@ from mmfreq.analysis.benchmarking import (
     start_record,
 )
 from mmfreq.models.backbones import VAN, convert_van_state_dict
+from mmfreq.testing.attention_free import make_attention_free
 
 MMPRETRAIN_ARCH = {'b0': 'tiny', 'b1': 'small', 'b2': 'base', 'b3': 'large'}
 DROP_PATH_RATE = 0.1
@@ -53,12 +57,15 @@ def build_reference(arch: str) -> nn.Module:
     return model
 
 
-def build_mmfreq(arch: str, deploy: bool = False) -> nn.Module:
-    """mmfreq's VAN with the weights of :func:`build_reference`."""
+def build_mmfreq(arch: str, deploy: bool = False, attention_free: bool = False) -> nn.Module:
+    """mmfreq's VAN with the weights of :func:`build_reference`; ``attention_free``:
+    its large-kernel attention replaced by the identity."""
     model = VAN(arch=arch, drop_path_rate=DROP_PATH_RATE)
     model.load_state_dict(convert_van_state_dict(build_reference(arch).state_dict()))
     if deploy:
         model.switch_to_deploy()
+    if attention_free:
+        make_attention_free(model)
     return model.eval()
 
 
@@ -80,6 +87,7 @@ def run_row(title: str, builders: Dict[str, Builder], shape, backward: bool,
         builders = {**builders, **{f'{name}_compiled': Compiled(build)
                                    for name, build in builders.items()
                                    if not name.endswith('deploy')}}
+    builders['attention_free'] = functools.partial(build_mmfreq, args.arch, attention_free=True)
     results = compare_models(builders, shape, 'official', args.iters, args.warmup, backward)
     print_comparison(title, results)
     row = dict(shape=list(shape), backward=backward, results=results)
