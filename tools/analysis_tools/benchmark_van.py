@@ -87,7 +87,8 @@ def run_row(title: str, builders: Dict[str, Builder], shape, backward: bool,
         builders = {**builders, **{f'{name}_compiled': Compiled(build)
                                    for name, build in builders.items()
                                    if not name.endswith('deploy')}}
-    builders['attention_free'] = functools.partial(build_mmfreq, args.arch, attention_free=True)
+    builders = {**builders, 'attention_free': functools.partial(build_mmfreq, args.arch,
+                                                                attention_free=True)}
     results = compare_models(builders, shape, 'official', args.iters, args.warmup, backward)
     print_comparison(title, results)
     row = dict(shape=list(shape), backward=backward, results=results)
