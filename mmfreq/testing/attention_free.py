@@ -12,6 +12,7 @@ reach on that machine (``attention_free`` rows of the benchmark scripts).
 import torch
 
 from mmfreq.models.layers import AAConv2d, FocalAttention, LargeKernelAttention
+from mmfreq.testing.reference import swap_layer_types
 
 
 class AttentionFreeFocalAttention(FocalAttention):
@@ -44,10 +45,6 @@ class AttentionFreeAAConv2d(AAConv2d):
 def make_attention_free(model: torch.nn.Module) -> torch.nn.Module:
     """Swap every mmfreq attention layer of ``model`` for its attention-free
     stand-in in place (same parameters, other forward) and return ``model``."""
-    stand_ins = {FocalAttention: AttentionFreeFocalAttention,
-                 LargeKernelAttention: AttentionFreeLargeKernelAttention,
-                 AAConv2d: AttentionFreeAAConv2d}
-    for module in model.modules():
-        if type(module) in stand_ins:
-            module.__class__ = stand_ins[type(module)]
-    return model
+    return swap_layer_types(model, {FocalAttention: AttentionFreeFocalAttention,
+                                    LargeKernelAttention: AttentionFreeLargeKernelAttention,
+                                    AAConv2d: AttentionFreeAAConv2d})

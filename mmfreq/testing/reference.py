@@ -2,12 +2,24 @@
 benchmarks that compare against them: each computes the same function the
 obvious (slow, memory-hungry) way."""
 import math
+from typing import Dict
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from mmfreq.models.backbones.fdam_vit import FDAMBlock, FDAMViT
 from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention, FreqScale
+
+
+def swap_layer_types(model: nn.Module, stand_ins: Dict[type, type]) -> nn.Module:
+    """Give every module of ``model`` whose exact type is a key of ``stand_ins``
+    the class it maps to, in place (same parameters, the stand-in's forward),
+    and return ``model``."""
+    for module in model.modules():
+        if type(module) in stand_ins:
+            module.__class__ = stand_ins[type(module)]
+    return model
 
 
 def official_ring_masks(ws: int, e: int):

@@ -36,7 +36,7 @@ from mmfreq.analysis.benchmarking import (
 from mmfreq.models import AAResNet
 from mmfreq.models.layers import AAConv2d
 from mmfreq.testing.attention_free import make_attention_free
-from mmfreq.testing.reference import TextbookAAConv2d
+from mmfreq.testing.reference import TextbookAAConv2d, swap_layer_types
 
 DETECTION_STAGES = (False, False, True, True)
 CLASSIFICATION_STAGES = (False, True, True, True)
@@ -48,9 +48,7 @@ def build_aa_resnet(stage_with_aa: Sequence[bool], variant: str) -> nn.Module:
     torch.manual_seed(0)
     model = AAResNet(50, stage_with_aa=stage_with_aa)
     if variant == 'official':
-        for module in model.modules():
-            if type(module) is AAConv2d:
-                module.__class__ = TextbookAAConv2d  # same parameters, the formula's forward
+        swap_layer_types(model, {AAConv2d: TextbookAAConv2d})
     elif variant == 'attention_free':
         make_attention_free(model)
     return model.eval()

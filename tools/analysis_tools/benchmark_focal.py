@@ -33,7 +33,7 @@ from mmfreq.analysis.benchmarking import (
 from mmfreq.models import FocalTransformer
 from mmfreq.models.layers import FocalAttention
 from mmfreq.testing.attention_free import make_attention_free
-from mmfreq.testing.reference import RolledFocalAttention
+from mmfreq.testing.reference import RolledFocalAttention, swap_layer_types
 
 CLASSIFICATION_EXPAND_SIZES = (3, 3, 3, 0)  # the official ImageNet models at 224
 DENSE_EXPAND_SIZES = (3, 3, 3, 3)  # configs/*focal_t*.py
@@ -51,9 +51,7 @@ def build(arch: str, expand_sizes: Tuple[int, ...], variant: str,
     model = FocalTransformer(arch, expand_sizes=expand_sizes, drop_path_rate=0.0)
     model.init_weights()
     if variant == 'reference':
-        for module in model.modules():
-            if type(module) is FocalAttention:
-                module.__class__ = RolledFocalAttention  # same parameters, other forward
+        swap_layer_types(model, {FocalAttention: RolledFocalAttention})
     elif variant == 'attention_free':
         make_attention_free(model)
     model.eval()
