@@ -4,9 +4,7 @@ import argparse
 import pytest
 
 from mmfreq.cli.config import CfgOptionError, CfgOptionsAction, apply_cfg_options
-from mmfreq.testing.tools import SYNTHETIC_CONFIG
-
-from .test_dataset_doctor import load_config
+from mmfreq.testing.tools import SYNTHETIC_CONFIG, read_config
 
 
 def parse(*options):
@@ -32,7 +30,7 @@ def test_values_parse_as_mmengine_parses_them():
 
 
 def test_misspelt_top_level_key_is_refused_with_the_closest_keys():
-    cfg = load_config(SYNTHETIC_CONFIG)
+    cfg = read_config(SYNTHETIC_CONFIG)
     with pytest.raises(CfgOptionError, match="no top-level key 'optim_wraper'; did you mean "
                                              "'optim_wrapper'"):
         apply_cfg_options(cfg, {'optim_wraper.optimizer.lr': 0.1})
@@ -40,7 +38,7 @@ def test_misspelt_top_level_key_is_refused_with_the_closest_keys():
 
 
 def test_existing_and_runtime_keys_are_merged():
-    cfg = load_config(SYNTHETIC_CONFIG)
+    cfg = read_config(SYNTHETIC_CONFIG)
     assert 'find_unused_parameters' not in cfg and 'experiment_name' not in cfg
     apply_cfg_options(cfg, {'optim_wrapper.optimizer.lr': 0.1, 'param_scheduler.1.end': 9,
                             'find_unused_parameters': True, 'experiment_name': 'x',
@@ -51,7 +49,7 @@ def test_existing_and_runtime_keys_are_merged():
 
 
 def test_unknown_key_far_from_any_is_refused_without_suggestion():
-    cfg = load_config(SYNTHETIC_CONFIG)
+    cfg = read_config(SYNTHETIC_CONFIG)
     with pytest.raises(CfgOptionError) as err:
         apply_cfg_options(cfg, {'zzzz': 1})
     assert "no top-level key 'zzzz'" in str(err.value) and 'did you mean' not in str(err.value)

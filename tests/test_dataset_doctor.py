@@ -1,12 +1,9 @@
 """The dataset doctor on small copies of the built-in data, one fault per copy."""
-import copy
-import functools
 import json
 import shutil
 
 import numpy as np
 import pytest
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
 
@@ -19,19 +16,10 @@ from mmfreq.datasets.doctor import (
     expected_num_classes,
 )
 from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES, write_coco
-from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG
+from mmfreq.testing.fixtures import image_path, label_path
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, read_config
 
 COCO_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
-
-
-@functools.lru_cache(maxsize=None)
-def _parsed(path: str) -> Config:
-    return Config.fromfile(path)
-
-
-def load_config(path) -> Config:
-    """A private copy of the config (parsing the mmseg/mmdet bases takes seconds)."""
-    return copy.deepcopy(_parsed(str(path)))
 
 
 @pytest.fixture
@@ -58,7 +46,7 @@ def coco(coco_master, tmp_path):
 
 def seg_dataset_cfg(root, split='train'):
     init_default_scope('mmseg')
-    cfg = load_config(SYNTHETIC_CONFIG)
+    cfg = read_config(SYNTHETIC_CONFIG)
     dataset = cfg[f'{split}_dataloader'].dataset
     dataset.data_root = str(root)
     return cfg, dataset
@@ -66,7 +54,7 @@ def seg_dataset_cfg(root, split='train'):
 
 def coco_dataset_cfg(root, split='train'):
     init_default_scope('mmdet')
-    cfg = load_config(COCO_CONFIG)
+    cfg = read_config(COCO_CONFIG)
     dataset = cfg[f'{split}_dataloader'].dataset
     dataset.data_root = f'{root}/'
     return cfg, dataset
@@ -75,16 +63,6 @@ def coco_dataset_cfg(root, split='train'):
 def check_seg(root, split='train', **kwargs):
     _, dataset = seg_dataset_cfg(root, split)
     return check_dataset(dataset, f'{split}_dataloader.dataset', **kwargs)
-
-
-def label_path(root, i, split='training'):
-    prefix = 'ADE_train' if split == 'training' else 'ADE_val'
-    return root / 'annotations' / split / f'{prefix}_{i:08d}.png'
-
-
-def image_path(root, i, split='training'):
-    prefix = 'ADE_train' if split == 'training' else 'ADE_val'
-    return root / 'images' / split / f'{prefix}_{i:08d}.jpg'
 
 
 def only_finding(report):
@@ -222,7 +200,7 @@ def test_heads_against_the_dataset_classes(ade, num_classes):
 
 
 def test_expected_num_classes_skips_the_class_agnostic_rpn():
-    cfg = load_config(COCO_CONFIG)
+    cfg = read_config(COCO_CONFIG)
     assert expected_num_classes(cfg.model) == [
         ('model.roi_head.bbox_head.num_classes', 4), ('model.roi_head.mask_head.num_classes', 4)]
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from mmfreq.datasets.synthetic_scenes import COCO_CLASSES, PALETTE
+from mmfreq.testing.fixtures import photo_path
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
 
-from .test_inference import photo_path
 
 DEMO = 'demo/image_demo.py'
 

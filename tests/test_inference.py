@@ -10,16 +10,12 @@ import pytest
 import torch
 
 from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES
+from mmfreq.testing.fixtures import photo_path
 from mmfreq.testing.tools import ROOT, read_config
 
 SEG_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
 DET_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
 CLS_CONFIG = ROOT / 'configs' / 'van_b_in1k.py'
-
-
-def photo_path() -> str:
-    from matplotlib import cbook
-    return cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)
 
 
 def save_runner_like_checkpoint(config, path, dataset_meta=None) -> dict:

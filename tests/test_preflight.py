@@ -11,9 +11,9 @@ from PIL import Image
 from mmfreq.datasets.preflight import PreflightError, guard_pipelines, preflight
 from mmfreq.datasets.synthetic_scenes import write_coco
 from mmfreq.datasets.transforms import SampleError
-from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG
+from mmfreq.testing.fixtures import image_path, label_path
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, read_config
 
-from .test_dataset_doctor import image_path, label_path, load_config
 
 LOADERS = ['train_dataloader', 'val_dataloader']
 
@@ -27,7 +27,7 @@ def ade(synthetic_root, tmp_path):
 
 def seg_config(root):
     init_default_scope('mmseg')
-    cfg = load_config(SYNTHETIC_CONFIG)
+    cfg = read_config(SYNTHETIC_CONFIG)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = str(root)
     return cfg
@@ -140,7 +140,7 @@ def coco(tmp_path):
 
 def coco_config(root):
     init_default_scope('mmdet')
-    cfg = load_config(ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py')
+    cfg = read_config(ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py')
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = f'{root}/'
     return cfg

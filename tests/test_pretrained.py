@@ -7,9 +7,7 @@ own names, so a wrong name mapping cannot pass.
 """
 import functools
 import http.server
-import json
 import threading
-from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import pytest
@@ -18,34 +16,10 @@ import torch.nn as nn
 
 from mmfreq.models import AAResNet, FDAMViT, FocalTransformer
 from mmfreq.models.backbones import VAN
+from mmfreq.testing.fixtures import release_tensors, save_release
 from mmfreq.testing.tools import ROOT, run_tool, small_run_options
 
-FIXTURES = ROOT / 'tests' / 'data' / 'official_keys'
 StateDict = Dict[str, torch.Tensor]
-
-
-def release_tensors(name: str, seed: int = 0, keep=lambda key: True,
-                    folder: Path = FIXTURES) -> Tuple[StateDict, str]:
-    """Random tensors named and shaped as the release ``name`` (a fixture in
-    ``folder``), and its container key."""
-    fixture = json.loads((folder / f'{name}.json').read_text())
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, (shape, dtype) in fixture['tensors'].items():
-        if not keep(key):
-            continue
-        if dtype != 'float32':  # index buffers, BatchNorm counters
-            state[key] = torch.zeros(shape, dtype=getattr(torch, dtype))
-        elif key.endswith('running_var'):
-            state[key] = torch.rand(shape, generator=gen) + 0.5
-        else:
-            state[key] = torch.randn(shape, generator=gen) * 0.1
-    return state, fixture['container']
-
-
-def save_release(state: StateDict, container: str, path: Path) -> Path:
-    torch.save({container: state} if container else state, path)
-    return path
 
 
 def fingerprint(t: torch.Tensor) -> Tuple:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from mmfreq.apis import build_model_from_config, init_model
+from mmfreq.testing.fixtures import MODEL_FIXTURES, official_file, release_tensors
 from mmfreq.testing.tools import ROOT, read_config, run_tool, small_run_options
 from mmfreq.utils.model_weights import (
     convert_model_checkpoint_file,
@@ -26,25 +27,7 @@ from mmfreq.utils.model_weights import (
 )
 from mmfreq.utils.weights import load_pretrained_weights
 
-from .test_pretrained import release_tensors
-
-MODEL_FIXTURES = ROOT / 'tests' / 'data' / 'official_models'
 CONFIGS = ROOT / 'configs'
-# What an mmseg 0.x checkpoint's meta holds besides the weights.
-ADE_META = {'CLASSES': tuple(f'class_{i}' for i in range(150)),
-            'PALETTE': [[i, 255 - i, i // 2] for i in range(150)],
-            'mmseg_version': '0.26.0'}
-
-
-def official_file(name: str, path: Path, seed: int = 0) -> Path:
-    """A file named and shaped as the release ``name`` (random values), with the
-    meta of the mmseg version that wrote it."""
-    state, container = release_tensors(name, seed, folder=MODEL_FIXTURES)
-    meta = ADE_META
-    if name.endswith('_mmseg_projects'):  # mmseg 1.x
-        meta = {'dataset_meta': {'classes': ADE_META['CLASSES'], 'palette': ADE_META['PALETTE']}}
-    torch.save({'meta': meta, container: state}, path)
-    return path
 
 
 class OfficialFiles(dict):

@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
+from mmfreq.testing.fixtures import official_file, release_tensors, save_release
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool
 
-from .test_pretrained import release_tensors, save_release
 
 
 def official_van_b0_checkpoint(path) -> None:
@@ -42,8 +42,6 @@ def test_converter_names_the_misfit_of_another_arch(tmp_path):
 
 @pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_model_converter_names_the_misfit_and_writes_nothing(tmp_path):
-    from .test_released_models import official_file
-
     src = official_file('van_b1_fpn_ade20k', tmp_path / 'fpn_van_b1.pth')
     config = ROOT / 'configs' / 'fpn_van_b0_ade20k_released.py'
     result = run_tool(['tools/model_converters/model2mmfreq.py', src, tmp_path / 'x.pth',
