@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmfreq.models import VAN, AAResNet, FocalTransformer
-from mmfreq.testing.attention_free import make_attention_free
+from mmfreq.reference import make_attention_free
 
 # what each family's attention runs besides its input and output projections
 ATTENTION_PARTS = {

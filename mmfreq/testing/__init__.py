@@ -1,2 +1,5 @@
-"""Test oracles: plain reference implementations that mmfreq's tests and
-benchmarks compare the fast layers against. Not part of the user API."""
+"""Helpers only mmfreq's tests use: running the repository's tools and
+configs (:mod:`~mmfreq.testing.tools`), ``torch.compile`` checks
+(:mod:`~mmfreq.testing.compile`) and shared inputs
+(:mod:`~mmfreq.testing.fixtures`). Not part of the user API; the reference
+formulations the tests compare against live in :mod:`mmfreq.reference`."""

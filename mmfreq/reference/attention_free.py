@@ -2,17 +2,18 @@
 a benchmark can show.
 
 Each class has the parameters of the mmfreq layer it subclasses and keeps
-what mmfreq and the official formulation both run around the attention (the
+what mmfreq and the reference formulation both run around the attention (the
 input and output projections, AA-Conv's convolutional branch) but not the
 attention itself. A network built with them times the part that no
 implementation of the attention can make faster, so its time over the
-official network's is the best ratio any attention implementation could
-reach on that machine (``attention_free`` rows of the benchmark scripts).
+reference network's is the best ratio any attention implementation could
+reach on that machine (the ``attention_free`` model of
+``tools/analysis_tools/benchmark_backbones.py``).
 """
 import torch
 
 from mmfreq.models.layers import AAConv2d, FocalAttention, LargeKernelAttention
-from mmfreq.testing.reference import swap_layer_types
+from mmfreq.reference.formulations import swap_layer_types
 
 
 class AttentionFreeFocalAttention(FocalAttention):

@@ -1,6 +1,16 @@
-"""Plain reference implementations of mmfreq's fast layers, for the tests and
-benchmarks that compare against them: each computes the same function the
-obvious (slow, memory-hungry) way."""
+"""Reference formulations of mmfreq's fast layers.
+
+Each computes the function of the mmfreq layer it subclasses the plain way
+(attention matrices materialised, rings and offsets gathered explicitly),
+from that layer's parameters. The parity tests compare the fast layers with
+them, and ``tools/analysis_tools/benchmark_backbones.py`` times networks
+built with them as the baseline. None of them is a paper's released code:
+each docstring says which computation it restates and where that
+computation is written.
+
+A network gets them by :func:`swap_layer_types` (same parameters, the
+reference's forward); :class:`ExplicitFDAMViT` is an FDAMViT built that way.
+"""
 import math
 from typing import Dict
 
@@ -22,8 +32,10 @@ def swap_layer_types(model: nn.Module, stand_ins: Dict[type, type]) -> nn.Module
     return model
 
 
-def official_ring_masks(ws: int, e: int):
-    """The official code's rolls and kept positions (True = outside the query window)."""
+def _ring_rolls(ws: int, e: int):
+    """The four ``torch.roll`` shifts that bring a window's ring into it, as
+    the Focal Transformer code rolls K and V, each with the positions it keeps
+    (True = outside the query window)."""
     keep = []
     for shifts in ((-e, -e), (-e, e), (e, -e), (e, e)):  # torch.roll shifts: tl, tr, bl, br
         m = torch.ones(ws, ws, dtype=torch.bool)
@@ -35,10 +47,13 @@ def official_ring_masks(ws: int, e: int):
 
 
 class RolledFocalAttention(FocalAttention):
-    """Focal attention computed as the official code does: the ring from four
-    rolled full-size copies of K and V, pooled neighbourhoods with unfold, the
-    attention matrix materialised, biases looked up from explicit coordinates;
-    padding masked as in :class:`FocalAttention`. Same parameters."""
+    """Focal attention computed the way microsoft/Focal-Transformer's
+    ``classification/focal_transformer.py`` does: the ring from four rolled
+    full-size copies of K and V, pooled neighbourhoods with unfold, the
+    attention matrix materialised, biases looked up from explicit
+    coordinates. An mmfreq restatement, not that code: padding is masked as
+    in :class:`FocalAttention` (the released model has one input size), and
+    the parameters are :class:`FocalAttention`'s."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return rolled_focal_attention(self, x)
@@ -65,7 +80,7 @@ def rolled_focal_attention(m: FocalAttention, x: torch.Tensor) -> torch.Tensor:
                  + coords[:, None, 1] - coords[None, :, 1] + ws - 1)
     biases = [m.relative_position_bias_table[own_index].permute(2, 0, 1)]
     if e > 0 and min(h, w) > ws:
-        for shifts, keep in official_ring_masks(ws, e):
+        for shifts, keep in _ring_rolls(ws, e):
             for t, out in ((k, keys), (v, values), (real, valid)):
                 out.append(windows(torch.roll(t, shifts, dims=(1, 2)))[:, keep])
         biases.append(m.relative_position_bias_table_to_neighbors[0])
@@ -103,16 +118,18 @@ def rolled_focal_attention(m: FocalAttention, x: torch.Tensor) -> torch.Tensor:
     return m.proj(out.reshape(b, hp, wp, c)[:, :h, :w])
 
 
-class TextbookAAConv2d(AAConv2d):
-    """AAConv2d with the logits written as in the paper: q.(k + r^W + r^H) for
-    every query/key pair from an explicit (HW, HW, d) offset-embedding tensor."""
+class PaperAAConv2d(AAConv2d):
+    """AAConv2d in the paper formulation (Bello et al., ICCV 2019, section
+    3.1.1; the paper released no code): the logits ``q_i . (k_j + r^W + r^H)``
+    for every query/key pair from an explicit (HW, HW, d) offset-embedding
+    tensor."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return textbook_aa_conv(self, x)
+        return paper_aa_conv(self, x)
 
 
-def textbook_aa_conv(m: AAConv2d, x: torch.Tensor) -> torch.Tensor:
-    """:class:`TextbookAAConv2d`'s computation for the parameters of ``m``,
+def paper_aa_conv(m: AAConv2d, x: torch.Tensor) -> torch.Tensor:
+    """:class:`PaperAAConv2d`'s computation for the parameters of ``m``,
     written out from ``m``'s convolutions and tables alone."""
     if m.stride > 1:
         x_att = F.avg_pool2d(x, m.kernel_size, m.stride, m.kernel_size // 2,
@@ -146,12 +163,13 @@ class MaterialisedAttInvAttention(AttInvAttention):
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
-class OfficialAttInvAttention(AttInvAttention):
-    """AttInv attention computed as the official FDAM code does (``Attention`` in
-    ``FDAM_mmseg/mmcv_custom/deit_fdam.py``): the gates from StarReLU(x), each
-    repeated over its head's channels, the softmax attention held as an N x N
-    matrix, then ``x + x a g_lf`` and ``+ (V - AV) b g_hf`` one after the
-    other. Same parameters as :class:`AttInvAttention`."""
+class ExplicitAttInvAttention(AttInvAttention):
+    """AttInv attention in the steps of the FDAM code's ``Attention``
+    (``FDAM_mmseg/mmcv_custom/deit_fdam.py``, FDAM @210232f): the gates from
+    StarReLU(x), each repeated over its head's channels, the softmax
+    attention held as an N x N matrix, then ``x + x a g_lf`` and
+    ``+ (V - AV) b g_hf`` one after the other. An mmfreq restatement with
+    :class:`AttInvAttention`'s parameters, not that code."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
@@ -173,12 +191,12 @@ class OfficialAttInvAttention(AttInvAttention):
         return self.proj(out)
 
 
-def official_freq_scale(m: FreqScale, x: torch.Tensor) -> torch.Tensor:
-    """FreqScale(x) for a (B, C, H, W) map as the official code computes it
-    (``GroupDynamicScale``): rfft2 of the map as given (fp32), the router on
-    its spatial mean, the basis resized and mixed per group with einsum, the
-    spectrum's real and imaginary parts scaled and stacked back into a complex
-    tensor, irfft2."""
+def fft_freq_scale(m: FreqScale, x: torch.Tensor) -> torch.Tensor:
+    """FreqScale(x) for a (B, C, H, W) map in the steps of the FDAM code's
+    ``GroupDynamicScale`` (FDAM @210232f), with ``m``'s parameters: rfft2 of
+    the map as given (fp32), the router on its spatial mean, the basis
+    resized and mixed per group with einsum, the spectrum's real and
+    imaginary parts scaled and stacked back into a complex tensor, irfft2."""
     b, c, h, w = x.shape
     spectrum = torch.fft.rfft2(x.float(), dim=(2, 3), norm='ortho')
     alpha = torch.tanh(m.router(x.permute(0, 2, 3, 1).mean(dim=(1, 2))))
@@ -192,26 +210,20 @@ def official_freq_scale(m: FreqScale, x: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft2(spectrum, s=(h, w), dim=(2, 3), norm='ortho')
 
 
-class OfficialFDAMBlock(FDAMBlock):
-    """:class:`FDAMBlock` computed as the official FDAM code does
-    (``Layer_scale_init_Block``): :class:`OfficialAttInvAttention`, and each
-    FreqScale on the tokens viewed channels-first (``nlc_to_nchw``), added to
-    them and made token-major again (``nchw_to_nlc``, a contiguous copy)
-    before the layer scale. Same parameters and names."""
-
-    def __init__(self, embed_dims: int, num_heads: int, *args, **kwargs) -> None:
-        super().__init__(embed_dims, num_heads, *args, **kwargs)
-        fast = self.attn
-        self.attn = OfficialAttInvAttention(embed_dims, num_heads,
-                                            qkv_bias=fast.qkv.bias is not None,
-                                            att_inv=fast.att_inv is not None)
+class ExplicitFDAMBlock(FDAMBlock):
+    """:class:`FDAMBlock` in the steps of the FDAM code's
+    ``Layer_scale_init_Block`` (FDAM @210232f): each FreqScale
+    (:func:`fft_freq_scale`) on the tokens viewed channels-first
+    (``nlc_to_nchw``), added to them and made token-major again
+    (``nchw_to_nlc``, a contiguous copy) before the layer scale. Its attention
+    is an :class:`ExplicitAttInvAttention` in :class:`ExplicitFDAMViT`."""
 
     @staticmethod
     def _with_freq_scale(y: torch.Tensor, freq_scale, hw_shape) -> torch.Tensor:
         if freq_scale is None:
             return y
         grid = y.transpose(1, 2).reshape(y.shape[0], y.shape[2], *hw_shape)
-        return (official_freq_scale(freq_scale, grid) + grid).flatten(2).transpose(1, 2) \
+        return (fft_freq_scale(freq_scale, grid) + grid).flatten(2).transpose(1, 2) \
             .contiguous()
 
     def _forward(self, x: torch.Tensor, hw_shape) -> torch.Tensor:
@@ -221,9 +233,13 @@ class OfficialFDAMBlock(FDAMBlock):
         return x + self.drop_path(self.gamma_2 * z)
 
 
-class OfficialFDAMViT(FDAMViT):
-    """:class:`FDAMViT` whose blocks are :class:`OfficialFDAMBlock`: the official
-    FDAM formulation of AttInv and FreqScale, with the same stem, parameters
-    and names (load an FDAMViT's state dict into it to compare the two)."""
+class ExplicitFDAMViT(FDAMViT):
+    """An :class:`FDAMViT` (same arguments, parameters and names) whose blocks
+    are :class:`ExplicitFDAMBlock` with :class:`ExplicitAttInvAttention`: AttInv
+    and FreqScale in the FDAM code's steps, around mmfreq's stem, norms and
+    FFN. Load an FDAMViT's state dict into it to compare the two."""
 
-    block_type = OfficialFDAMBlock
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        swap_layer_types(self, {FDAMBlock: ExplicitFDAMBlock,
+                                AttInvAttention: ExplicitAttInvAttention})
