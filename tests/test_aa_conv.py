@@ -3,7 +3,7 @@ import torch
 
 from mmfreq.models.layers import AAConv2d
 from mmfreq.testing.compile import assert_compiles_like_eager
-from mmfreq.testing.reference import textbook_aa_conv as reference_aa_conv
+from mmfreq.reference import paper_aa_conv as reference_aa_conv
 
 
 @pytest.mark.parametrize('size,stride', [((7, 7), 1), ((5, 9), 1), ((11, 6), 2),
