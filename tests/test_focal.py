@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from mmfreq.models.layers import FocalAttention
 from mmfreq.models.layers.focal_attention import window_offsets
-from mmfreq.testing.reference import rolled_focal_attention as reference_focal_attention
+from mmfreq.reference import rolled_focal_attention as reference_focal_attention
 
 
 def randomise_biases_(m: FocalAttention) -> None:
