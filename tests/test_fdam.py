@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
 from mmfreq.testing.compile import assert_compiles_like_eager
-from mmfreq.testing.reference import OfficialFDAMViT, official_freq_scale
+from mmfreq.reference import ExplicitFDAMViT, fft_freq_scale
 
 TINY = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
 SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6)
@@ -152,7 +152,7 @@ def test_freq_scale_equals_the_official_formula(size, max_side):
     if max_side is not None:
         m.matrix_dft_max_side = max_side
     x = torch.randn(2, 40, *size, requires_grad=True)
-    expected = official_freq_scale(m, x)
+    expected = fft_freq_scale(m, x)
     out = m(x.permute(0, 2, 3, 1))
     torch.testing.assert_close(out, expected.permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
     tokens = x.detach().flatten(2).transpose(1, 2).contiguous()
@@ -181,7 +181,7 @@ def test_freq_scale_follows_in_place_basis_updates():
         first = m(x)
         m.basis.mul_(2)  # an in-place update, as an optimizer step does
         torch.testing.assert_close(m(x), 2 * first)
-        torch.testing.assert_close(m(x), official_freq_scale(m, x.permute(0, 3, 1, 2))
+        torch.testing.assert_close(m(x), fft_freq_scale(m, x.permute(0, 3, 1, 2))
                                    .permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
 
 
@@ -395,7 +395,7 @@ def test_fdam_vit_equals_the_official_formulation():
     torch.manual_seed(0)
     model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
     randomise_(model)
-    official = OfficialFDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
+    official = ExplicitFDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
     official.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 40, 56)
     outs, expected = model(x), official(x)
