@@ -6,6 +6,12 @@
 
 ``--debug`` (or ``MMFREQ_DEBUG=1``) prints the traceback behind an ``error:`` line.
 
+Checkpoints are written atomically. ``--resume`` takes the newest checkpoint
+of the work dir that can be read, and checks it against the config before
+loading. On SIGTERM or SIGUSR1 (a preemption) the current iteration is
+finished and saved, and the exit status is 75 (see docs/reliability.md, "Runs
+that survive").
+
 Before the first step the pre-flight checks the data against the model (see
 docs/reliability.md); every sample that fails to load names its files.
 """
@@ -22,9 +28,16 @@ from mmfreq.cli.run import (
     load_run_config,
 )
 from mmfreq.datasets.transforms import SampleError
-from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
+from mmfreq.engine.checkpoint_hook import (
+    CheckpointError,
+    CheckpointLoadHook,
+    use_atomic_checkpoints,
+)
 from mmfreq.engine.compile import compile_model
 from mmfreq.engine.cpu import adapt_to_device
+from mmfreq.engine.preemption import PreemptionHook, TrainingPreempted, exit_preempted
+from mmfreq.engine.resume import ResumeCheckHook, ResumeError, resume_point
+from mmfreq.utils.checkpoint import UnsafeCheckpointError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,15 +66,20 @@ def main(argv=None) -> None:
     # the backbone and neck, not mmengine's whole train_step (see compile_model), with
     # the config's own torch.compile arguments if it has any
     compile_cfg = (cfg.pop('compile', None) or True) if args.compile else None
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume:
-        cfg.resume, cfg.load_from = True, args.resume
+    if args.resume:
+        cfg.resume, cfg.load_from = True, None if args.resume == 'auto' else args.resume
     # Fine-tuning from a trained model: read strictly, in any released layout, by
-    # CheckpointLoadHook instead of mmengine's partial load (resuming stays mmengine's).
+    # CheckpointLoadHook instead of mmengine's partial load.
     fine_tune_from = None if cfg.get('resume') else cfg.get('load_from')
     if fine_tune_from:
         cfg.load_from = None
+    resuming = bool(cfg.get('resume'))
+    if resuming:  # the newest checkpoint that reads; mmengine loads it after ResumeCheckHook
+        with exit_on_error(ResumeError, UnsafeCheckpointError, debug=debug):
+            resume_from = resume_point(cfg.get('load_from'), cfg.work_dir)
+        cfg.resume = resume_from is not None
+        cfg.load_from = resume_from.path if resume_from else None
+    use_atomic_checkpoints(cfg)
     adapt_to_device(cfg, args.launcher)
 
     with exit_on_error(*BUILD_ERRORS, debug=debug):
@@ -71,9 +89,18 @@ def main(argv=None) -> None:
         compile_model(runner.model, compile_cfg)
     if fine_tune_from:
         runner.register_hook(CheckpointLoadHook(fine_tune_from, training=True))
-    # a bad sample; pretrained weights that could not be downloaded
-    with exit_on_error(SampleError, ConnectionError, CheckpointError, debug=debug):
-        runner.train()
+    if resuming:
+        runner.register_hook(ResumeCheckHook(resume_from, cfg.work_dir))
+    preemption = PreemptionHook()
+    runner.register_hook(preemption)
+    try:
+        # a bad sample; pretrained weights that could not be downloaded; a checkpoint that
+        # does not fit
+        with exit_on_error(SampleError, ConnectionError, CheckpointError, UnsafeCheckpointError,
+                           debug=debug), preemption.handling_signals():
+            runner.train()
+    except TrainingPreempted as stopped:
+        exit_preempted(stopped)
 
 
 if __name__ == '__main__':

@@ -30,6 +30,7 @@ from mmengine.model import BaseModule
 from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import get_torchvision_models
 
+from .atomic_save import save_checkpoint_atomically
 from .checkpoint import UnsafeCheckpointError
 
 StateDict = Dict[str, torch.Tensor]
@@ -313,9 +314,11 @@ def init_from_cfg(module: BaseModule, formats: Sequence[WeightFormat]) -> bool:
 
 
 def save_converted_checkpoint(state_dict: StateDict, src: str, dst: str) -> None:
-    """Write a converted state dict as an mmengine-style checkpoint (folders are created)."""
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save({'state_dict': state_dict, 'meta': {'converted_from': osp.basename(src)}}, dst)
+    """Write a converted state dict as an mmengine-style checkpoint (folders
+    are created), atomically, as the runner saves: a kill leaves ``dst`` as
+    it was, never half written."""
+    save_checkpoint_atomically({'state_dict': state_dict,
+                                'meta': {'converted_from': osp.basename(src)}}, dst)
 
 
 def convert_checkpoint_file(module: nn.Module, formats: Sequence[WeightFormat], src: str,
