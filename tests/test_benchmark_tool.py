@@ -24,12 +24,13 @@ def test_images_alone_run_the_whole_forward(kind):
     """What the latency run calls: the model with a batch of images and nothing else."""
     model = build_model_from_config(str(ROOT / CONFIG_OF_KIND[kind]))
     images = torch.randn(2, 3, 64, 96)
-    outputs = tracing_forward(model, images)(images)
+    traced = tracing_forward(model, images)
+    outputs = traced(images)
     leaves = [t for t in torch.utils._pytree.tree_leaves(outputs) if isinstance(t, torch.Tensor)]
     assert leaves and all(torch.isfinite(t).all() for t in leaves), kind
     if kind == 'two-stage detector':  # the RoI heads ran on the RPN's proposals
         assert leaves[0].shape[-1] == model.roi_head.bbox_head.num_classes + 1
-    run_once(model, images, backward=False)
+    run_once(traced, images, backward=False)
 
 
 @pytest.mark.slow  # a subprocess: a fresh interpreter, a Mask R-CNN and a peak-memory child

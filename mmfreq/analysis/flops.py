@@ -1,18 +1,16 @@
 """Parameters and FLOPs of a model with its attention counted.
 
 mmengine's ``FlopAnalyzer`` (fvcore's counter) traces the model and counts
-each op it has a handle for; it has none for ``scaled_dot_product_attention``
-or for mmfreq's own autograd functions, so attention would count as free.
-The handles here add them. Convention, as mmengine, fvcore and mmdet's
-``get_flops`` (and so the Swin / Focal tables): one FLOP is one
-multiply-add; softmax, masks and other elementwise ops are not counted.
+each op it has a handle for; it has none for ``scaled_dot_product_attention``,
+so attention would count as free. The handle here adds it. Convention, as
+mmengine, fvcore and mmdet's ``get_flops`` (and so the Swin / Focal tables):
+one FLOP is one multiply-add; softmax, masks and other elementwise ops are not counted.
 
 Attention of N queries over M keys, per head of width d (values d_v):
 ``N * M * d`` for the logits plus ``N * M * d_v`` for the weighted sum.
 
 ``tools/analysis_tools/benchmark.py`` reports :func:`count_complexity`.
 """
-import functools
 import math
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -50,25 +48,46 @@ def aa_conv_attention_flops(conv: AAConv2d, batch: int, height: int, width: int)
     return batch * n * n * (conv.key_channels + conv.value_channels)
 
 
-def tracing_forward(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
-    """The model, whose forward the counter can trace with ``inputs`` alone.
+class ImagesOnlyDetector(nn.Module):
+    """A detector called with a batch of images alone: its 'tensor' mode with
+    data samples that give each image's size.
 
-    Segmentors and classifiers take images only ('tensor' mode). Two-stage
-    detectors need the image size of each input in their data samples (the
-    RPN clips and keeps up to its test-time number of proposals, the RoI
-    heads run on them), so detectors get samples with that metainfo, as
-    mmdet's ``get_flops`` does.
+    Two-stage detectors need the image size of each input in their data
+    samples (the RPN clips and keeps up to its test-time number of
+    proposals, the RoI heads run on them), so the samples carry that
+    metainfo, as mmdet's ``get_flops`` gives them. The detector itself is
+    left as it was.
+
+    Args:
+        detector: An mmdet detector.
+        shape: The input shape (B, 3, H, W) the samples are made for.
+    """
+
+    def __init__(self, detector: nn.Module, shape: Sequence[int]) -> None:
+        super().__init__()
+        from mmdet.structures import DetDataSample
+
+        self.detector = detector
+        size = tuple(shape[-2:])
+        self.data_samples = [
+            DetDataSample(metainfo=dict(img_shape=size, ori_shape=size, pad_shape=size,
+                                        batch_input_shape=size, scale_factor=(1.0, 1.0)))
+            for _ in range(shape[0])]
+
+    def forward(self, inputs: torch.Tensor) -> Any:
+        return self.detector(inputs, self.data_samples, mode='tensor')
+
+
+def tracing_forward(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
+    """A module whose forward the counter can trace with ``inputs`` alone.
+
+    Segmentors, classifiers and backbones take images only ('tensor' mode)
+    and are returned as they are; detectors are wrapped in an
+    :class:`ImagesOnlyDetector` for the shape of ``inputs``.
     """
     if not hasattr(model, 'rpn_head') and not hasattr(model, 'bbox_head'):
         return model
-    from mmdet.structures import DetDataSample
-
-    shape = tuple(inputs.shape[-2:])
-    samples = [DetDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape,
-                                           batch_input_shape=shape, scale_factor=(1.0, 1.0)))
-               for _ in range(inputs.shape[0])]
-    model.forward = functools.partial(model.forward, data_samples=samples, mode='tensor')
-    return model
+    return ImagesOnlyDetector(model, inputs.shape)
 
 
 def count_complexity(model: nn.Module, inputs: torch.Tensor) -> Dict[str, Any]:
@@ -79,7 +98,8 @@ def count_complexity(model: nn.Module, inputs: torch.Tensor) -> Dict[str, Any]:
         inputs: One batch of images (B, 3, H, W).
     """
     grids: Dict[str, Tuple[int, int, int]] = {}
-    names = {m: n for n, m in model.named_modules()}
+    traced = tracing_forward(model, inputs)
+    names = {m: n for n, m in traced.named_modules()}
 
     def record_grid(module: nn.Module, args: Sequence[torch.Tensor], output: torch.Tensor) -> None:
         # int(): under the tracer, sizes are traced tensors
@@ -88,7 +108,7 @@ def count_complexity(model: nn.Module, inputs: torch.Tensor) -> Dict[str, Any]:
     hooks = [m.register_forward_hook(record_grid) for m in model.modules()
              if isinstance(m, AAConv2d)]
     try:
-        analyzer = FlopAnalyzer(tracing_forward(model, inputs), (inputs, ))
+        analyzer = FlopAnalyzer(traced, (inputs, ))
         analyzer.set_op_handle(**ATTENTION_HANDLES)
         analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         flops = analyzer.total()
@@ -96,9 +116,8 @@ def count_complexity(model: nn.Module, inputs: torch.Tensor) -> Dict[str, Any]:
     finally:
         for hook in hooks:
             hook.remove()
-        model.__dict__.pop('forward', None)
     for name, (batch, height, width) in grids.items():
-        conv = model.get_submodule(name)
+        conv = traced.get_submodule(name)
         flops += aa_conv_attention_flops(conv, batch, height, width) - \
             by_module[name].get('scaled_dot_product_attention', 0)
     return dict(params=parameter_count(model)[''], flops=flops,
