@@ -1,7 +1,9 @@
 from .aa_resnet import AAResNet
+from .fdam_mit import FDAMMiT, convert_mit_state_dict
 from .fdam_vit import FDAMViT, convert_fdam_vit_state_dict
 from .focal_transformer import FocalTransformer, convert_focal_state_dict
 from .van import VAN, convert_van_state_dict
 
-__all__ = ['AAResNet', 'FDAMViT', 'FocalTransformer', 'VAN', 'convert_fdam_vit_state_dict',
-           'convert_focal_state_dict', 'convert_van_state_dict']
+__all__ = ['AAResNet', 'FDAMMiT', 'FDAMViT', 'FocalTransformer', 'VAN',
+           'convert_fdam_vit_state_dict', 'convert_focal_state_dict', 'convert_mit_state_dict',
+           'convert_van_state_dict']

@@ -1,0 +1,19 @@
+# SegFormer-B1 on ADE20K, 512x512, 160k iterations: mmseg's own row (the recipe of
+# segformer_mit_b0.py), with its MixVisionTransformer replaced by mmfreq.FDAMMiT
+# with FDAM off; mmseg's mit_b1 loads strictly. The baseline of segformer_mit_b1_fdam.py.
+# Published (ADE20K val, single-scale mIoU): mmseg 40.97 (its segformer README).
+# The FDAM paper reports no B1 row.
+_base_ = [
+    'mmseg::segformer/segformer_mit-b1_8xb2-160k_ade20k-512x512.py',
+    './_base_/mmfreq_imports.py',
+]
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmfreq.FDAMMiT',
+        arch='b1',
+        drop_path_rate=_base_.model.backbone.drop_path_rate,
+        init_cfg=_base_.model.backbone.init_cfg,
+        att_inv=False,
+        freq_scale=False))
