@@ -11,6 +11,18 @@ from typing import Iterator, Optional, Type
 DEBUG_ENV = 'MMFREQ_DEBUG'
 
 
+class UserError(Exception):
+    """Base of the errors whose message alone tells a user what to fix (a
+    file, a key, a value), whichever tool meets them.
+
+    Every :func:`exit_on_error` block ends the tool with its one line, in
+    addition to the error types the block names, so a tool need not list an
+    error that can surface from deep inside a library call (an unsafe
+    checkpoint met by mmengine's resume, say). Library errors derive from it
+    beside their built-in base, which callers catch as before.
+    """
+
+
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--debug``: print the traceback behind an ``error:`` line.
 
@@ -34,10 +46,25 @@ def debugging(args: Optional[argparse.Namespace] = None) -> bool:
     return from_env or bool(getattr(args, 'debug', False))
 
 
+def error_message(err: BaseException) -> str:
+    """The text of ``err`` for an ``error:`` line: its message as written
+    (``str(KeyError('x'))`` would quote it), or its type when it has none.
+
+    Args:
+        err (BaseException): The error.
+
+    Returns:
+        str: The message.
+    """
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        return err.args[0]
+    return str(err) or type(err).__name__
+
+
 @contextmanager
 def exit_on_error(*errors: Type[BaseException], debug: bool = False) -> Iterator[None]:
     """End the program with ``error: <message>`` (exit status 1) when one of
-    ``errors`` is raised inside the block.
+    ``errors``, or any :class:`UserError`, is raised inside the block.
 
     These are the errors whose message alone tells a user what to fix; a
     developer passes ``debug=True`` to see the traceback above that line.
@@ -48,7 +75,7 @@ def exit_on_error(*errors: Type[BaseException], debug: bool = False) -> Iterator
     """
     try:
         yield
-    except errors as err:
+    except (UserError, *errors) as err:
         if debug:
             traceback.print_exc()
-        sys.exit(f'error: {err}')
+        sys.exit(f'error: {error_message(err)}')

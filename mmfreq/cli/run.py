@@ -20,12 +20,25 @@ from mmfreq.datasets.preflight import (
 from mmfreq.utils.checkpoint import enable_safe_checkpoint_loading
 from mmfreq.utils.collect_env import MMCVOpsMissingError
 
-from .config import CfgOptionError, CfgOptionsAction, apply_cfg_options, default_work_dir
-from .errors import add_debug_argument, debugging, exit_on_error
+from .config import (
+    CfgOptionError,
+    CfgOptionsAction,
+    apply_cfg_options,
+    default_work_dir,
+    fit_workers,
+)
+from .errors import add_debug_argument, debugging, error_message, exit_on_error
 from .launch import allow_project_imports, log_model_summary, set_local_rank
 
+
+class ConfigBuildError(ValueError):
+    """Building the runner (the model, its hooks) from the config failed on
+    a value the config gives: an unknown arch, an argument the class does not
+    take, a type no registry has."""
+
+
 #: What :func:`build_checked_runner` raises for a user to fix.
-BUILD_ERRORS = (DatasetNotFoundError, MMCVOpsMissingError, PreflightError)
+BUILD_ERRORS = (ConfigBuildError, DatasetNotFoundError, MMCVOpsMissingError, PreflightError)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, example_option: str) -> None:
@@ -37,8 +50,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, example_option: str) -> N
         example_option (str): A ``key=value`` shown in the help of ``--cfg-options``.
     """
     parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the model\'s forward (the loss and its backward, '
-                        'or prediction)')
+                        help='torch.compile the backbone and neck (the whole model if it has no '
+                        'backbone); heads and losses run eagerly')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help=f'override config keys, e.g. {example_option}')
     parser.add_argument('--skip-preflight', action='store_true',
@@ -53,10 +66,11 @@ def load_run_config(args: argparse.Namespace, files: Sequence[Tuple[str, str]]) 
     """Read the config of a run as both tools do.
 
     Exports the local rank, lets ``custom_imports`` reach ``projects/``,
-    turns on the safe checkpoint loader (mmengine checkpoints need it under
-    torch >= 2.6 whatever the config imports; see :mod:`mmfreq.safe_loading`),
-    then reads ``args.config`` with ``--cfg-options`` and ``--launcher``
-    applied and the work directory set.
+    turns on the safe checkpoint loader for the rest of the process (mmengine
+    checkpoints need it under torch >= 2.6 whatever the config imports, and
+    a tool's process is the run: see :mod:`mmfreq.safe_loading`), then reads
+    ``args.config`` with ``--cfg-options`` and ``--launcher`` applied and the
+    work directory set.
 
     Args:
         args (argparse.Namespace): Parsed with :func:`add_run_arguments`, plus
@@ -83,7 +97,8 @@ def load_run_config(args: argparse.Namespace, files: Sequence[Tuple[str, str]]) 
 
 def build_checked_runner(cfg: Config, loaders: Sequence[str], run_preflight: bool) -> Runner:
     """Build the runner of ``cfg`` with every pipeline of ``loaders`` guarded
-    (a sample that fails names its files), log what was built, then check the
+    (a sample that fails names its files) and ``persistent_workers`` off
+    where ``num_workers=0`` (logged), log what was built, then check the
     dataset paths and, if asked, run the pre-flight.
 
     Args:
@@ -95,12 +110,23 @@ def build_checked_runner(cfg: Config, loaders: Sequence[str], run_preflight: boo
         Runner: The built runner.
 
     Raises:
+        ConfigBuildError: a ``KeyError`` (a type no registry has), a
+            ``TypeError`` (an argument a class does not take) or a
+            ``ValueError`` (an unknown arch) while building the runner,
+            with the config file named.
         DatasetNotFoundError, MMCVOpsMissingError, PreflightError: see
             :data:`BUILD_ERRORS`.
     """
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     guard_pipelines(cfg, loaders)
-    runner = build_runner(cfg)
+    fitted = fit_workers(cfg)
+    try:
+        runner = build_runner(cfg)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigBuildError(f'{cfg.filename}: {error_message(err)}') from err
+    for key in fitted:
+        runner.logger.warning(f'{key}.num_workers=0: persistent_workers turned off (it needs '
+                              'worker processes)')
     log_model_summary(runner)
     check_dataset_paths(cfg, loaders)
     if run_preflight:
