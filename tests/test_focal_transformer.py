@@ -1,11 +1,14 @@
 """Focal Transformer backbone: sizes, parameter counts, official checkpoints."""
+import json
 import math
 
 import pytest
 import torch
 
 from mmfreq.models import FocalTransformer, convert_focal_state_dict
+from mmfreq.testing.checkpointing import assert_checkpointing_is_exact_and_smaller
 from mmfreq.testing.compile import assert_compiles_like_eager
+from mmfreq.testing.fixtures import KEY_FIXTURES
 
 # Official Focal-T without its classifier: 28.88 M in microsoft/Focal-Transformer's README
 # less the 768 x 1000 + 1000 head (shapes: tests/data/official_keys/focal_tiny_official.json).
@@ -20,17 +23,38 @@ def tiny():
     return model
 
 
-def test_parameter_count_equals_the_official_model(tiny):
-    # The official model ends in one LayerNorm(768); mmfreq has one per output
-    # (96 + 192 + 384 + 768 channels, weight and bias).
-    difference = 2 * (96 + 192 + 384 + 768) - 2 * 768
-    assert difference == 1344
-    assert sum(p.numel() for p in tiny.parameters()) == OFFICIAL_TINY_PARAMS + difference
-    # README totals with the 1000-class head: Focal-S 51.1M, Focal-B 89.8M
-    for arch, dims, total in (('small', 96, 51.1e6), ('base', 128, 89.8e6)):
-        params = sum(p.numel() for p in FocalTransformer(arch).parameters())
-        official = params - 2 * 15 * dims + 2 * 8 * dims + (8 * dims + 1) * 1000
-        assert official == pytest.approx(total, abs=0.05e6)
+def test_parameters_are_the_official_ones_plus_the_output_norms(tiny):
+    """Converted, the official Focal-T's keys (dumped from the official code)
+    are mmfreq's parameters with the same shapes, less the classifier; what
+    mmfreq adds is the LayerNorm of each output before the last (the
+    official model has one final norm)."""
+    fixture = json.loads((KEY_FIXTURES / 'focal_tiny_official.json').read_text())['tensors']
+    official = {k: torch.empty(shape, device='meta') for k, (shape, dtype) in fixture.items()
+                if dtype == 'float32'}
+    assert sum(v.numel() for k, v in official.items()
+               if not k.startswith('head.')) == OFFICIAL_TINY_PARAMS
+    converted = {k: tuple(v.shape) for k, v in convert_focal_state_dict(official).items()}
+    ours = {k: tuple(p.shape) for k, p in tiny.named_parameters()}
+    assert set(converted) - set(ours) == {'head.weight', 'head.bias'}
+    added = sorted(set(ours) - set(converted))
+    assert added == [f'norm{i}.{t}' for i in range(3) for t in ('bias', 'weight')]
+    assert {k: ours[k] for k in converted if k in ours} == \
+        {k: v for k, v in converted.items() if k in ours}
+    assert sum(p.numel() for p in tiny.parameters()) == \
+        OFFICIAL_TINY_PARAMS + sum(math.prod(ours[k]) for k in added)
+
+
+def test_small_and_base_match_the_readme_totals():
+    """README totals with the 1000-class head: Focal-S 51.1M, Focal-B 89.8M.
+    Official = mmfreq less its first three output norms (2 * 7 * dims) plus
+    the head (8 * dims -> 1000)."""
+    for arch, total in (('small', 51.1e6), ('base', 89.8e6)):
+        model = FocalTransformer(arch)
+        params = sum(p.numel() for p in model.parameters())
+        extra_norms = sum(p.numel() for i in range(3)
+                          for p in getattr(model, f'norm{i}').parameters())
+        head = (model.channels[-1] + 1) * 1000
+        assert params - extra_norms + head == pytest.approx(total, abs=0.05e6)
 
 
 @pytest.mark.parametrize('size', [(224, 224), (100, 75), (33, 50), (20, 20), (8, 12),
@@ -51,8 +75,8 @@ def test_convert_is_idempotent_on_mmfreq_names(tiny):
     assert convert_focal_state_dict(state).keys() == state.keys()
 
 
-def test_frozen_stages_and_checkpointed_training():
-    model = FocalTransformer('tiny', frozen_stages=1, with_cp=True, drop_path_rate=0.1).train()
+def test_frozen_stages_take_no_gradient():
+    model = FocalTransformer('tiny', frozen_stages=1, drop_path_rate=0.1).train()
     assert not model.patch_embed.training and not model.layers[0].training
     sum(o.mean() for o in model(torch.randn(2, 3, 128, 120))).backward()  # stage 3: 8x8
     assert model.layers[0].blocks[0].attn.qkv.weight.grad is None
@@ -61,8 +85,21 @@ def test_frozen_stages_and_checkpointed_training():
     assert all(g is not None for g in grads)
 
 
+def test_checkpointing_gives_the_same_training_step_and_saves_less():
+    """with_cp=True: outputs and every gradient as without (drop path on, the
+    same masks), and the blocks' activations are recomputed, not kept."""
+    def build(with_cp: bool) -> FocalTransformer:
+        torch.manual_seed(0)
+        model = FocalTransformer(dict(embed_dims=16, depths=(2, 1, 1, 1), num_heads=(1, 2, 2, 4)),
+                                 expand_sizes=(3, 3, 3, 3), drop_path_rate=0.2, with_cp=with_cp)
+        model.init_weights()
+        return model
+
+    assert_checkpointing_is_exact_and_smaller(build, (torch.randn(2, 3, 64, 72),), max_ratio=0.5)
+
+
 def test_unknown_arch_lists_the_choices():
-    with pytest.raises(ValueError, match="unknown arch 'huge'.*tiny"):
+    with pytest.raises(ValueError, match="'huge'.*tiny"):
         FocalTransformer('huge')
 
 
