@@ -1,4 +1,5 @@
 """FDAM: AttInv and FreqScale layers, the FDAM-ViT backbone and the FDAM neck."""
+import json
 import math
 import re
 
@@ -8,8 +9,11 @@ import torch.nn.functional as F
 
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
-from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.reference import ExplicitFDAMViT, fft_freq_scale
+from mmfreq.testing.checkpointing import assert_checkpointing_is_exact_and_smaller
+from mmfreq.testing.compile import assert_compiles_like_eager
+from mmfreq.testing.fixtures import KEY_FIXTURES, release_tensors
+from mmfreq.testing.messages import line_with
 
 TINY = dict(embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=128)
 SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6)
@@ -287,14 +291,19 @@ def test_neck_without_freq_scale_is_the_plain_pyramid():
     assert not any('freq' in k for k in neck.state_dict())
 
 
-def test_backbone_trains_with_checkpointing_and_drop_path():
-    torch.manual_seed(0)
-    model = FDAMViT(TINY, img_size=64, drop_path_rate=0.1, with_cp=True,
-                    freq_scale_cfg=SMALL_FREQ).train()
-    model.init_weights()
-    sum(o.square().mean() for o in model(torch.randn(2, 3, 48, 40))).backward()
-    grads = {n: p.grad for n, p in model.named_parameters()}
-    assert all(g is not None for g in grads.values()), [n for n, g in grads.items() if g is None]
+def test_checkpointing_gives_the_same_training_step_and_saves_less():
+    """with_cp=True: outputs and every gradient as without (drop path on, the
+    same masks), and the blocks' activations are recomputed, not kept."""
+    def build(with_cp: bool) -> FDAMViT:
+        torch.manual_seed(0)
+        model = FDAMViT(TINY, img_size=64, drop_path_rate=0.1, with_cp=with_cp,
+                        freq_scale_cfg=SMALL_FREQ)
+        randomise_(model)
+        return model
+
+    saved = assert_checkpointing_is_exact_and_smaller(build, (torch.randn(2, 3, 48, 40),),
+                                                      max_ratio=0.5)
+    assert saved[True] > 0
 
 
 def official_fdam_state_dict(model: FDAMViT) -> dict:
@@ -316,19 +325,90 @@ def official_fdam_state_dict(model: FDAMViT) -> dict:
     return state
 
 
-def test_official_fdam_names_convert():
+def official_fdam_block(state: dict, prefix: str, x: torch.Tensor, hw: tuple,
+                        heads: int) -> torch.Tensor:
+    """One block of the official FDAM ViT, computed from the release's tensors by
+    their own names: ``Layer_scale_init_Block``, ``Attention`` (AttInv) and
+    ``GroupDynamicScale`` of FDAM_mmseg/mmcv_custom/deit_fdam.py
+    (Linwei-Chen/FDAM@210232f), written out here from those formulas."""
+    def t(name):
+        return state[prefix + name]
+
+    def star_relu(v, name):
+        return t(name + '.scale') * F.relu(v) ** 2 + t(name + '.bias')
+
+    def group_dynamic_scale(y, name):  # y (B, H*W, C) -> y + filtered y
+        b, n, c = y.shape
+        grid = y.transpose(1, 2).reshape(b, c, *hw)
+        spectrum = torch.fft.rfft2(grid, norm='ortho')
+        hidden = star_relu(F.linear(grid.mean((2, 3)), t(name + '.reweight.fc1.weight')),
+                           name + '.reweight.act')
+        basis = F.interpolate(t(name + '.complex_weights'), size=spectrum.shape[-2:],
+                              mode='bicubic', align_corners=True)  # (filters, C / groups, h, w)
+        route = torch.tanh(F.linear(hidden, t(name + '.reweight.fc2.weight')))
+        route = route.view(b, -1, basis.shape[0], 1, 1, 1)  # (B, groups, filters)
+        weight = (route * basis).sum(2).reshape(b, c, *spectrum.shape[-2:])
+        filtered = torch.fft.irfft2(torch.complex(spectrum.real * weight,
+                                                  spectrum.imag * weight), s=hw, norm='ortho')
+        return y + filtered.flatten(2).transpose(1, 2)
+
+    def attention(y):
+        b, n, c = y.shape
+        feat = star_relu(y, 'attn.dy_freq_starrelu')
+        lowpass = torch.tanh(F.linear(feat, t('attn.dy_freq_2.weight'), t('attn.dy_freq_2.bias')))
+        s2 = F.softplus(F.linear(feat, t('attn.dy_freq.weight'), t('attn.dy_freq.bias'))) ** 2
+        highpass = 2 * s2 / (s2 + 0.3678)
+        q, k, v = F.linear(y, t('attn.qkv.weight'), t('attn.qkv.bias')).view(
+            b, n, 3, heads, c // heads).unbind(2)  # (B, N, heads, d)
+        weights = torch.einsum('bnhd,bmhd->bhnm', q, k).mul(q.shape[-1] ** -0.5).softmax(-1)
+        low = torch.einsum('bhnm,bmhd->bnhd', weights, v)
+        out = (low + low * lowpass[..., None] * t('attn.lf_gamma').view(heads, -1)
+               + (v - low) * highpass[..., None] * t('attn.hf_gamma').view(heads, -1))
+        return F.linear(out.reshape(b, n, c), t('attn.proj.weight'), t('attn.proj.bias'))
+
+    c = x.shape[-1]
+    y = F.layer_norm(x, (c,), t('norm1.weight'), t('norm1.bias'), eps=1e-6)
+    x = x + t('gamma_1') * group_dynamic_scale(attention(y), 'freq_scale_1')
+    z = F.layer_norm(x, (c,), t('norm2.weight'), t('norm2.bias'), eps=1e-6)
+    z = F.linear(F.gelu(F.linear(z, t('mlp.fc1.weight'), t('mlp.fc1.bias'))),
+                 t('mlp.fc2.weight'), t('mlp.fc2.bias'))
+    return x + t('gamma_2') * group_dynamic_scale(z, 'freq_scale_2')
+
+
+def test_official_fdam_release_converts_to_the_official_block():
+    """The release's keys (tests/data/official_keys, dumped from the official
+    code) convert onto FDAMViT-B exactly, and a converted block computes what
+    the official block computes with those tensors under their own names:
+    swapping the low-pass and high-pass gates (``dy_freq_2`` / ``dy_freq``),
+    the two FreqScales or the two layer scales changes the output."""
+    fixture = json.loads((KEY_FIXTURES / 'fdam_deit3_base_official.json').read_text())['tensors']
+    meta = {k[len('backbone.'):]: torch.empty(shape, device='meta')
+            for k, (shape, _) in fixture.items()}
+    with torch.device('meta'):
+        model = FDAMViT('base', img_size=512)
+    converted = convert_fdam_vit_state_dict(meta, (32, 32))
+    assert {k: tuple(v.shape) for k, v in converted.items()} == \
+        {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+    blocks = (0, 11)
+    state, _ = release_tensors('fdam_deit3_base_official',
+                               keep=lambda k: k.split('.')[1:3] in (['blocks', str(i)]
+                                                                    for i in blocks))
+    state = {k[len('backbone.'):]: v for k, v in state.items()}
+    converted = convert_fdam_vit_state_dict(state)
+    one_block = FDAMViT(dict(embed_dims=768, num_layers=1, num_heads=12,
+                             feedforward_channels=3072), out_indices=(0, )).layers[0].eval()
+    hw = (3, 5)
     torch.manual_seed(0)
-    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
-    randomise_(model)
-    official = official_fdam_state_dict(model)
-    assert 'blocks.1.attn.dy_freq_2.weight' in official
-    assert 'blocks.1.freq_scale_2.reweight.fc1.weight' in official
-    fresh = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
-    fresh.load_state_dict(convert_fdam_vit_state_dict(official, (4, 4)), strict=True)
-    x = torch.randn(1, 3, 40, 56)
-    with torch.no_grad():
-        for a, b in zip(fresh.eval()(x), model.eval()(x)):
-            torch.testing.assert_close(a, b)
+    x = torch.randn(2, hw[0] * hw[1], 768)
+    for i in blocks:
+        prefix = f'layers.{i}.'
+        one_block.load_state_dict({k[len(prefix):]: v for k, v in converted.items()
+                                   if k.startswith(prefix)}, strict=True)
+        with torch.no_grad():
+            expected = official_fdam_block(state, f'blocks.{i}.', x, hw, heads=12)
+            torch.testing.assert_close(one_block(x, hw), expected, rtol=1e-4,
+                                       atol=1e-5 * expected.abs().max().item())
 
 
 def test_deit3_checkpoint_loads_and_reports_the_new_fdam_keys(tmp_path, caplog):
@@ -354,13 +434,13 @@ def test_checkpoint_of_another_arch_names_the_keys(tmp_path):
     path = tmp_path / 'van_b0.pth'
     torch.save({'state_dict': VAN('b0').state_dict()}, path)
     model = FDAMViT(TINY, img_size=64, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(ValueError, match=r'van_b0\.pth is not a FDAMViT checkpoint: .*'
-                                         r'none of the known formats.*stages\.0'):
+    # the file, the model it does not fit, and its keys
+    with pytest.raises(ValueError, match=r'van_b0\.pth.*FDAMViT.*stages\.0'):
         model.init_weights()
 
 
 def test_unknown_arch_lists_the_choices():
-    with pytest.raises(ValueError, match="unknown arch 'huge'; valid archs: .*base"):
+    with pytest.raises(ValueError, match="'huge'.*base"):
         FDAMViT('huge')
 
 
@@ -378,14 +458,14 @@ def test_deit2mmfreq_converts_and_refuses_another_arch(tmp_path):
     result = run_tool(['tools/model_converters/deit2mmfreq.py', src, dst, '--arch', 'small',
                        '--img-size', '320'])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert 'FDAM tensors were not in' in result.stdout
+    assert line_with(result.stdout, 'FDAM tensors', str(src), 'fresh'), result.stdout[-2000:]
     model = FDAMViT('small', img_size=320, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
     model.init_weights()
     assert model.pos_embed.shape == (1, 20 * 20, 384)  # resized from 14x14
     torch.testing.assert_close(model.layers[5].attn.qkv.weight, small.layers[5].attn.qkv.weight)
     wrong = run_tool(['tools/model_converters/deit2mmfreq.py', src, dst, '--arch', 'base'])
     assert wrong.returncode != 0
-    assert 'does not fit FDAMViT' in wrong.stderr and '(needs (768,))' in wrong.stderr
+    assert line_with(wrong.stderr, 'FDAMViT', '(768,)'), wrong.stderr[-2000:]
 
 
 def test_fdam_vit_equals_the_official_formulation():
