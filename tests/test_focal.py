@@ -78,17 +78,27 @@ def test_autocast_and_gradients():
         [n for n, g in grads.items() if g is None or g.abs().sum() == 0]
 
 
-def test_attention_dropout_trains_through_the_materialised_path():
+def test_attention_dropout_acts_on_the_weights_in_training_only():
+    """attn_drop is scaled_dot_product_attention's dropout_p: off in eval
+    (the reference), a fresh mask per call in training, and unbiased: over
+    many samples (a batch of copies, each its own mask) the mean output is
+    the eval output, which dropping without rescaling, or after the
+    projection's bias, would miss."""
     torch.manual_seed(0)
     m = FocalAttention(24, 3, focal_window=3, attn_drop=0.5)
     randomise_biases_(m)
     x = torch.randn(1, 10, 12, 24)
     with torch.no_grad():
-        torch.testing.assert_close(m.eval()(x), reference_focal_attention(m, x),
-                                   rtol=1e-5, atol=1e-5)  # no dropout at eval
-    m.train()
+        expected = m.eval()(x)
+        torch.testing.assert_close(expected, reference_focal_attention(m, x),
+                                   rtol=1e-5, atol=1e-5)
+        m.train()
+        samples = m(x.expand(512, -1, -1, -1))
+    assert not torch.allclose(samples[0], samples[1])
+    error = (samples.mean(0) - expected[0]).abs()
+    standard_error = samples.std(0) / 512**0.5
+    assert (error <= 5 * standard_error + 1e-6).all(), (error / standard_error).max()
     out = m(x)
-    assert not torch.allclose(out, m(x))  # a fresh dropout mask each call
     out.square().mean().backward()
     assert m.relative_position_bias_table.grad.abs().sum() > 0
 
