@@ -95,15 +95,16 @@ def test_checkpoint_of_another_depth_names_the_keys(tmp_path):
     path = tmp_path / 'resnet101.pth'
     torch.save(ResNet(101).state_dict(), path)
     model = AAResNet(50, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.raises(ValueError, match=r'resnet101\.pth \(read as plain ResNet.*does not '
-                                         r'fit AAResNet.*unexpected keys: \[layer3\.6\.'):
+    # the file, the layout it was read as, the model, and the first extra key
+    with pytest.raises(ValueError, match=r'resnet101\.pth.*plain ResNet.*AAResNet.*'
+                                         r'unexpected.*layer3\.6\.'):
         model.init_weights()
 
 
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match='depth=18'):
         AAResNet(18)
-    with pytest.raises(ValueError, match='stage_with_aa=.*one entry per stage'):
+    with pytest.raises(ValueError, match=r'stage_with_aa=\(True, True\).*\(4\)'):
         AAResNet(50, stage_with_aa=(True, True))
     with pytest.raises(ValueError, match='stage 4 is dilated'):
         AAResNet(50, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2))

@@ -195,8 +195,8 @@ def test_heads_against_the_dataset_classes(ade, num_classes):
     cfg.model.decode_head.num_classes = num_classes
     (finding,) = check_heads(cfg.model, CLASSES, 'train_dataloader.dataset')
     assert finding.path == 'model.decode_head.num_classes'
-    assert f'num_classes={num_classes} but train_dataloader.dataset has 6 classes' in \
-        finding.message
+    assert f'num_classes={num_classes}' in finding.message
+    assert 'train_dataloader.dataset' in finding.message and '6 classes' in finding.message
 
 
 def test_expected_num_classes_skips_the_class_agnostic_rpn():
@@ -242,8 +242,9 @@ def test_malformed_json_names_the_file_and_position(coco):
     path.write_text(text[:at] + '}' + text[at:])  # '{..., }"annotations"...'
     finding = only_finding(check_coco(coco))
     assert finding.path == str(path)
-    assert finding.message == ('not valid JSON: Expecting property name enclosed in double '
-                               f'quotes at line 1 column {at + 1} (char {at})')
+    # the parser's own reason, with where it stopped
+    assert 'JSON' in finding.message and 'Expecting property name' in finding.message
+    assert f'line 1 column {at + 1} (char {at})' in finding.message
 
 
 def test_unknown_category_and_zero_width_box_are_reported(coco):

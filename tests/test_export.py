@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from mmfreq.deployment.onnx import ExportError, export_onnx
 from mmfreq.models.layers import FocalAttention, FreqScale
+from mmfreq.testing.messages import line_with
 from mmfreq.testing.tools import ROOT, run_tool
 
 pytest.importorskip('onnxruntime')
@@ -169,7 +170,7 @@ def test_semantic_fpn_refuses_dynamic_export_naming_mmseg_resize(tmp_path):
     result = run_tool([TOOL, VAN, '--shape', '64', '64', '--dynamic', '--out',
                        tmp_path / 'van.onnx'])
     assert result.returncode == 1
-    assert 'the exported graph does not follow a random 96x128 input' in result.stderr
+    assert line_with(result.stderr, 'random 96x128 input'), result.stderr[-3000:]
     assert re.search(r'/mmseg/models/utils/wrappers\.py:\d+', result.stderr)
 
 
@@ -187,7 +188,8 @@ def test_focal_refuses_dynamic_export_naming_the_layers(tmp_path):
     result = run_tool([TOOL, small_focal_config(tmp_path), '--shape', '64', '64', '--dynamic',
                        '--backbone-only', '--out', tmp_path / 'focal.onnx'])
     assert result.returncode == 1
-    assert '--dynamic: FocalAttention (model.backbone.layers.0.blocks.0.attn' in result.stderr
+    assert line_with(result.stderr, '--dynamic', 'FocalAttention',
+                     'model.backbone.layers.0.blocks.0.attn'), result.stderr[-3000:]
     assert 'ring keys' in result.stderr and 'Drop --dynamic' in result.stderr
     assert not (tmp_path / 'focal.onnx').exists()
 
@@ -200,8 +202,9 @@ def test_fixed_size_layers_are_refused_dynamic_export_by_name(tmp_path):
     with pytest.raises(ExportError) as error:
         export_onnx(model, (64, 64), str(tmp_path / 'x.onnx'), dynamic=True)
     message = str(error.value)
-    assert message.startswith('--dynamic: FocalAttention (attn; 1 layers) decides in Python')
-    assert '; FreqScale (freq; 1 layers) filters the spectrum' in message
+    # each layer type with where it is and how many there are
+    assert message.startswith('--dynamic') and 'FocalAttention (attn; 1 layers)' in message
+    assert 'FreqScale (freq; 1 layers)' in message
     assert not (tmp_path / 'x.onnx').exists()
 
 
@@ -209,7 +212,7 @@ def test_fixed_size_layers_are_refused_dynamic_export_by_name(tmp_path):
 def test_detector_exports_its_backbone_and_says_what_it_does_not(tmp_path):
     result = run_tool([TOOL, DET, '--shape', '64', '64', '--out', tmp_path / 'det.onnx'])
     assert result.returncode == 1
-    assert 'a detector (mmdet) is exported with --backbone-only only' in result.stderr
+    assert line_with(result.stderr, 'detector', '--backbone-only'), result.stderr[-3000:]
     assert 'MMDeploy' in result.stderr
     output = export_and_check(tmp_path, DET, '--shape', '64', '64', '--backbone-only')
     assert 'feat0' in output and 'feat3' in output

@@ -12,8 +12,8 @@ from mmfreq.datasets.preflight import PreflightError, guard_pipelines, preflight
 from mmfreq.datasets.synthetic_scenes import write_coco
 from mmfreq.datasets.transforms import SampleError
 from mmfreq.testing.fixtures import image_path, label_path
+from mmfreq.testing.messages import line_with
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, read_config
-
 
 LOADERS = ['train_dataloader', 'val_dataloader']
 
@@ -44,8 +44,8 @@ def test_head_num_classes_against_the_dataset(ade, num_classes):
     with pytest.raises(PreflightError) as err:
         preflight(cfg, LOADERS)
     message = str(err.value)
-    assert f'model.decode_head.num_classes={num_classes} but train_dataloader.dataset has ' \
-           '6 classes' in message
+    assert line_with(message, f'model.decode_head.num_classes={num_classes}',
+                     'train_dataloader.dataset', '6 classes'), message
     assert '--skip-preflight' in message
 
 
@@ -53,7 +53,7 @@ def test_empty_images_folder_is_named(ade):
     folder = ade / 'images' / 'training'
     shutil.rmtree(folder)
     folder.mkdir()
-    with pytest.raises(PreflightError, match=f"{folder}: no images ending in '.jpg'"):
+    with pytest.raises(PreflightError, match=f"{folder}.*'.jpg'"):
         preflight(seg_config(ade), LOADERS)
 
 
@@ -102,8 +102,8 @@ def test_label_values_beyond_the_preflight_samples_stop_loading_with_the_file(ad
     label[:] = 99
     Image.fromarray(label).save(path)
     dataset = guarded_dataset(ade)
-    with pytest.raises(SampleError, match=f'{path}: label values after reduce_zero_label '
-                                          r'\[98\] are not classes'):
+    # the file, the offending value as the model sees it, and why it moved
+    with pytest.raises(SampleError, match=rf'{path}.*reduce_zero_label.*\[98\]'):
         dataset[index_of(dataset, image_path(ade, 12))]
 
 
@@ -149,7 +149,7 @@ def coco_config(root):
 def test_coco_malformed_json_is_named_with_its_position(coco):
     path = coco / 'annotations' / 'instances_val2017.json'
     path.write_text(path.read_text()[:-40])
-    with pytest.raises(PreflightError, match=f'{path}: not valid JSON: .* at line 1 column'):
+    with pytest.raises(PreflightError, match=f'{path}.*JSON.*line 1 column'):
         preflight(coco_config(coco), LOADERS)
 
 
@@ -163,5 +163,5 @@ def test_coco_unknown_category_stops_and_zero_width_box_warns(coco):
 
     data['annotations'][1]['category_id'] = 9
     path.write_text(json.dumps(data))
-    with pytest.raises(PreflightError, match='category_id 9 is not in "categories"'):
+    with pytest.raises(PreflightError, match='category_id 9.*"categories"'):
         preflight(coco_config(coco), LOADERS)

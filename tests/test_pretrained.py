@@ -17,6 +17,7 @@ import torch.nn as nn
 from mmfreq.models import AAResNet, FDAMViT, FocalTransformer
 from mmfreq.models.backbones import VAN
 from mmfreq.testing.fixtures import release_tensors, save_release
+from mmfreq.testing.messages import line_with
 from mmfreq.testing.tools import ROOT, run_tool, small_run_options
 
 StateDict = Dict[str, torch.Tensor]
@@ -168,7 +169,7 @@ def test_van_checkpoint_of_the_neighbouring_size_is_refused(tmp_path):
     message = str(info.value)
     assert str(path) in message
     assert 'official VAN release' in message
-    assert 'missing keys: [stages.0.blocks.2.' in message
+    assert line_with(message, 'missing', 'stages.0.blocks.2.'), message
 
 
 def test_wrong_prefix_is_refused_naming_file_and_prefix(tmp_path):
@@ -176,14 +177,15 @@ def test_wrong_prefix_is_refused_naming_file_and_prefix(tmp_path):
     with pytest.raises(ValueError, match=rf"{path}.*prefix='model\.'"):
         loaded(VAN, str(path), prefix='model.', arch='b0')
     # a prefix that keeps only part of the backbone: not silently partial
-    with pytest.raises(ValueError, match=rf'{path} is not a VAN checkpoint'):
+    # the file, the model, and the keys as the prefix left them
+    with pytest.raises(ValueError, match=rf'{path}.*\bVAN\b.*0\.attn\.proj_1\.'):
         loaded(VAN, str(path), prefix='backbone.blocks1.', arch='b0')
 
 
 def test_keys_of_no_known_format_are_refused(tmp_path):
     release, container = release_tensors('resnet50_torchvision')
     path = save_release(release, container, tmp_path / 'resnet50.pth')
-    with pytest.raises(ValueError, match=rf'{path} is not a VAN checkpoint.*none of the known'):
+    with pytest.raises(ValueError, match=rf'{path}.*\bVAN\b.*known'):
         loaded(VAN, str(path), arch='b0')
 
 
@@ -191,7 +193,7 @@ def test_a_foreign_key_is_named(tmp_path):
     release, container = release_tensors('van_b0_official')
     release['block1.0.attn.extra.weight'] = torch.zeros(3)
     path = save_release(release, container, tmp_path / 'van_b0_extra.pth')
-    with pytest.raises(ValueError, match=r'unexpected keys: \[stages\.0\.blocks\.0\.attn\.extra'):
+    with pytest.raises(ValueError, match=r'unexpected.*stages\.0\.blocks\.0\.attn\.extra'):
         loaded(VAN, str(path), arch='b0')
 
 
@@ -208,13 +210,13 @@ def test_truncated_file_is_named(server, tmp_path, via_url):
 def test_download_that_fails_its_hash_is_refused_naming_the_url(server):
     folder, url = server
     save_release(*release_tensors('van_b0_official'), folder / 'van_b0-0123abcd.pth')
-    with pytest.raises(ValueError, match=f'{url}/van_b0-0123abcd.pth: the download is damaged'):
+    with pytest.raises(ValueError, match=f'{url}/van_b0-0123abcd.pth.*damaged'):
         loaded(VAN, f'{url}/van_b0-0123abcd.pth', arch='b0')
 
 
 def test_failed_download_names_the_url(server):
     _, url = server
-    with pytest.raises(ConnectionError, match=f'could not download {url}/nowhere.pth'):
+    with pytest.raises(ConnectionError, match=f'{url}/nowhere.pth'):
         loaded(VAN, f'{url}/nowhere.pth', arch='b0')
 
 
@@ -366,12 +368,12 @@ def test_converter_tool_writes_the_file_init_cfg_would_load(tmp_path):
     out = tmp_path / 'focal_tiny_mmfreq.pth'
     result = run_tool(['tools/model_converters/focal2mmfreq.py', path, out, '--arch', 'tiny'])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert 'new (fresh): norm0.weight, norm0.bias' in result.stdout
+    assert line_with(result.stdout, 'new', 'norm0.weight', 'norm0.bias'), result.stdout[-2000:]
     assert_same_outputs(loaded(FocalTransformer, str(path)), loaded(FocalTransformer, str(out)))
     result = run_tool(['tools/model_converters/focal2mmfreq.py', path, tmp_path / 'x.pth',
                        '--arch', 'small'])
     assert result.returncode != 0
-    assert f'{path} (read as official Focal Transformer release' in result.stderr
+    assert line_with(result.stderr, str(path), 'official Focal Transformer release')
 
 
 @pytest.mark.slow
@@ -384,7 +386,7 @@ def test_training_with_data_fails_on_the_download_naming_the_url(synthetic_root,
                        f'model.backbone.init_cfg.checkpoint={url}'],
                       env={'TORCH_HOME': str(tmp_path / 'torch_home')})
     assert result.returncode != 0
-    assert f'could not download {url}' in result.stdout + result.stderr
+    assert line_with(result.stdout + result.stderr, 'download', url)
 
 
 @pytest.mark.parametrize('build', [
