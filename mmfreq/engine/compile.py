@@ -18,9 +18,9 @@ def compile_model(model: torch.nn.Module, compile_cfg: Union[bool, dict] = True
     :meth:`torch.nn.Module.compile`), in training and in testing alike; any
     other model is compiled whole. The heads' loss and prediction read each
     image's size from its metadata as Python numbers, so a compiled segmentor
-    forward is specialised to every image size: on the demo config, whose 60
-    validation images have 60 sizes, each new size recompiled for 2-3 minutes
-    on 2 CPU cores. mmengine's own ``compile=True`` compiles the whole
+    forward is specialised to every image size: a validation set of many image
+    sizes would recompile the whole model for each new one. mmengine's own
+    ``compile=True`` compiles the whole
     ``train_step`` instead: its optimizer step reads the learning rate as a
     Python number, so every scheduler change recompiles, and only training
     is covered. A DDP wrapper or a test-time-augmentation model is looked

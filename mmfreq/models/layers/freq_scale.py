@@ -27,13 +27,11 @@ class FreqScale(nn.Module):
     On grids up to ``matrix_dft_max_side`` (64) per side the transforms are
     products with real DFT matrices, which read and write channels-last
     directly; larger grids are transposed to channels-first for ``torch.fft``
-    and back. On CPU the transposes cost more than the transforms: with 768
-    channels the matrices take 0.52-0.79x the time of the FFT path for sides
-    16-128 (forward; 0.53-0.84x training), but a DFT matrix costs O(side) per
-    value, and with 96 channels the FFT path wins from side 96 (the matrices:
-    1.5-1.8x its forward time); ``python tools/analysis_tools/benchmark_fdam.py
-    --sizes --freq-scale-grids 32 64 96 128 --freq-scale-channels 96`` times
-    both. The matrices are also all real arithmetic, which ``torch.compile``
+    and back. On CPU the transposes can cost more than the transforms, while
+    a DFT matrix costs O(side) per value, so the matrices lose on large grids
+    of few channels: docs/benchmarks.md has the measured ratios of the two
+    transforms and the command that times them.
+    The matrices are also all real arithmetic, which ``torch.compile``
     traces into its graph (the FFTs run as fallbacks outside it); while
     exporting to ONNX (no operator for torch's FFTs) they are used at every
     size, so the exported graph is fixed to the traced size.
