@@ -1,5 +1,8 @@
-"""Resuming under torch's weights_only loader: allowlist, and refusal of the rest."""
+"""Resuming under torch's weights_only loader: allowlist, refusal of the rest
+in one line naming what a file pickles, and the loader switched for a block."""
+import os
 import pickle
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -95,6 +98,32 @@ def test_safe_loading_can_be_turned_off_and_on_again(trained):
     assert CheckpointLoader.load_checkpoint(path)['meta']['iter'] == 2
 
 
+def custom_loader(filename, map_location=None):
+    """Stands for a loader some other code registered for local files."""
+    return {'loaded by': 'custom', 'file': filename}
+
+
+@pytest.mark.parametrize('before', ['mmengine', 'safe', 'custom'])
+@pytest.mark.parametrize('leave_by_error', [False, True])
+def test_the_scoped_switch_restores_exactly_the_loader_it_found(trained, before,
+                                                                leave_by_error):
+    path = str(trained / 'iter_2.pth')
+    previous = {'mmengine': load_from_local, 'safe': load_from_local_safely,
+                'custom': custom_loader}[before]
+    CheckpointLoader.register_scheme(prefixes='', force=True)(previous)
+    try:
+        with pytest.raises(RuntimeError) if leave_by_error else nullcontext():
+            with safe_checkpoint_loading():
+                assert CheckpointLoader._get_checkpoint_loader(path) is load_from_local_safely
+                assert CheckpointLoader.load_checkpoint(path)['meta']['iter'] == 2
+                if leave_by_error:
+                    raise RuntimeError('the block fails')
+        assert CheckpointLoader._get_checkpoint_loader(path) is previous
+        assert CheckpointLoader._get_checkpoint_loader('s3://bucket/x.pth') is not previous
+    finally:
+        enable_safe_checkpoint_loading()
+
+
 def test_resume_continues_from_the_checkpoint(trained):
     runner = make_runner(trained, max_iters=4, resume=True)
     runner.train()
@@ -113,8 +142,45 @@ def test_checkpoint_with_a_foreign_object_is_refused(trained, tmp_path):
         load_from_local_safely(str(path))
     message = str(info.value)
     assert str(path) in message
-    assert 'Payload' in message
+    assert f'it pickles {__name__}.Payload,' in message  # and nothing mmengine's own
     assert 'arbitrary code' in message
+
+
+class RunsACommand:
+    """Pickles as ``os.system(command)``: unpickling runs the command."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize('zip_format', [True, False])
+def test_file_that_pickles_code_is_refused_in_one_line_naming_the_global(tmp_path, zip_format):
+    marker = tmp_path / 'payload_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'meta': {'x': RunsACommand(f'touch {marker}')}},
+               path, _use_new_zipfile_serialization=zip_format)
+    with pytest.raises(UnsafeCheckpointError) as info:
+        load_from_local_safely(str(path))
+    message = str(info.value)
+    assert not marker.exists()
+    assert '\n' not in message
+    assert str(path) in message and f'it pickles {os.system.__module__}.system,' in message
+    # torch's advice to load such a file with weights_only=False is not relayed
+    assert 'weights_only' not in message
+    assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_file_that_is_no_checkpoint_is_unreadable_not_unsafe(tmp_path):
+    path = tmp_path / 'notes.pth'
+    path.write_bytes(b'xsome text, not a pickle')
+    with pytest.raises(pickle.UnpicklingError) as info:
+        load_from_local_safely(str(path))
+    assert not isinstance(info.value, UnsafeCheckpointError)
+    assert str(path) in str(info.value) and 'Unsupported operand' in str(info.value)
+    assert 'weights_only' not in str(info.value)
 
 
 def test_missing_checkpoint_is_named(tmp_path):
@@ -142,4 +208,5 @@ def test_only_history_buffer_statistics_may_be_looked_up(tmp_path):
     with pytest.raises(UnsafeCheckpointError) as info:
         load_from_local_safely(str(forbidden))
     assert str(forbidden) in str(info.value)
-    assert "'update'" in str(info.value)
+    assert "it pickles getattr(HistoryBuffer, 'update')," in str(info.value)
+

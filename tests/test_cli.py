@@ -1,13 +1,16 @@
 """What the tools share: the error exit with its optional traceback, and
 compiling a model for testing."""
 import argparse
+import pickle
 
 import pytest
 import torch
 from mmengine.model import BaseModel, BaseTTAModel
 
-from mmfreq.cli.errors import DEBUG_ENV, add_debug_argument, debugging, exit_on_error
+from mmfreq.cli.errors import DEBUG_ENV, UserError, add_debug_argument, debugging, exit_on_error
 from mmfreq.engine.compile import compile_model
+from mmfreq.testing.tools import SYNTHETIC_CONFIG, run_tool
+from mmfreq.utils import UnsafeCheckpointError
 
 
 def fail_deep_inside() -> None:
@@ -36,6 +39,44 @@ def test_other_errors_pass_through_untouched():
     with pytest.raises(TypeError, match='not a user error'):
         with exit_on_error(ValueError, debug=True):
             raise TypeError('not a user error')
+
+
+class LibraryError(ValueError, UserError):
+    """A library's error that a tool does not list."""
+
+
+@pytest.mark.parametrize('error', [LibraryError('bad file x.pth'),
+                                   UnsafeCheckpointError('bad file x.pth')])
+def test_user_errors_end_every_block_in_one_line_unlisted(capsys, error):
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_error(KeyError):
+            raise error
+    assert exit_info.value.code == 'error: bad file x.pth'
+    assert capsys.readouterr().err == ''
+    assert isinstance(error, (ValueError, pickle.UnpicklingError))  # callers catch as before
+
+
+def test_key_errors_read_as_written():
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_error(KeyError):
+            raise KeyError('VANN is not in the mmseg::model registry')
+    assert exit_info.value.code == 'error: VANN is not in the mmseg::model registry'
+
+
+@pytest.mark.slow  # two subprocess runs of the tool
+def test_unknown_arch_is_one_error_line_and_debug_shows_the_traceback(tmp_path):
+    argv = ['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path, '--cfg-options',
+            'model.backbone.arch=b9']
+    result = run_tool(argv)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith('error: ') and 'Traceback' not in result.stderr
+    assert str(SYNTHETIC_CONFIG) in lines[-1]
+    assert "unknown arch 'b9'" in lines[-1] and 'b0, b1, b2' in lines[-1]
+    debug = run_tool(argv + ['--debug'])
+    assert debug.returncode == 1
+    assert 'Traceback (most recent call last)' in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == lines[-1]
 
 
 @pytest.mark.parametrize('argv, env, expected', [

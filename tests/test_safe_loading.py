@@ -1,5 +1,7 @@
 """mmfreq's safe checkpoint loader is opt-in: importing mmfreq changes nothing
-outside mmfreq; configs and tools turn the loader on explicitly."""
+outside mmfreq; configs and tools turn the loader on explicitly. Every tool
+refuses a checkpoint that pickles code with one line naming what it pickles."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -7,7 +9,8 @@ import textwrap
 import pytest
 import torch
 
-from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, small_run_options
+from mmfreq.testing.fixtures import photo_path
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
 
 # Prints mmengine's checkpoint loader table and torch's safe globals, before and
 # after the statements under test, as two lines compared by the tests.
@@ -78,8 +81,9 @@ def test_torch_escape_hatch_loads_a_trusted_file(tmp_path, monkeypatch):
     path = tmp_path / 'trusted.pth'
     torch.save({'state_dict': {'w': torch.ones(2)}, 'extra': Payload()}, path)
     monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
-    with pytest.raises(UnsafeCheckpointError, match='TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'):
+    with pytest.raises(UnsafeCheckpointError, match=f'it pickles {__name__}.Payload,') as info:
         load_from_local_safely(str(path))
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in str(info.value)  # the docs say it
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     loaded = load_from_local_safely(str(path))
     assert isinstance(loaded['extra'], Payload)
@@ -122,3 +126,95 @@ def test_resume_through_the_host_runner_with_the_opt_in(synthetic_root, tmp_path
     assert second.returncode == 0, second.stderr[-3000:]
     assert 'resumed' in (second.stdout + second.stderr).lower()
     assert 'finished at iteration 4' in second.stdout
+
+
+class RunsACommand:
+    """Pickles as ``os.system(command)``: unpickling runs the command."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+@pytest.fixture(scope='module')
+def pickles_code(tmp_path_factory):
+    """``(checkpoint, marker, config)``: a checkpoint whose ``meta`` runs
+    ``touch marker``, and the synthetic config with that checkpoint as the
+    backbone's ``Pretrained`` weights."""
+    folder = tmp_path_factory.mktemp('unsafe')
+    path, marker = folder / 'evil.pth', folder / 'payload_ran'
+    torch.save({'meta': {'note': RunsACommand(f'touch {marker}')},
+                'state_dict': {'backbone.patch_embed1.proj.weight': torch.zeros(1)}}, path)
+    config = folder / 'pretrained_from_evil.py'
+    config.write_text(f"_base_ = '{SYNTHETIC_CONFIG}'\n"
+                      "model = dict(backbone=dict(init_cfg=dict(\n"
+                      f"    _delete_=True, type='Pretrained', checkpoint='{path}')))\n")
+    return path, marker, config
+
+
+def assert_refused_in_one_line(output: str, path) -> None:
+    """The last line names the file and ``posix.system``; torch's advice to
+    load with ``weights_only=False`` appears nowhere."""
+    last = output.strip().splitlines()[-1]
+    assert str(path) in last and f'it pickles {os.system.__module__}.system,' in last, last
+    assert 'weights_only' not in output
+
+
+RUN = ['--skip-preflight', '--cfg-options']
+TOOLS = {
+    'test.py': ['tools/test.py', SYNTHETIC_CONFIG, '{ckpt}', '--work-dir', '{out}', *RUN],
+    'train --resume': ['tools/train.py', SYNTHETIC_CONFIG, '--resume', '{ckpt}',
+                       '--work-dir', '{out}', *RUN],
+    'load_from': ['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', '{out}', *RUN,
+                  'load_from={ckpt}'],
+    'backbone Pretrained': ['tools/train.py', '{config}', '--work-dir', '{out}', *RUN],
+    'demo': ['demo/image_demo.py', str(photo_path()), SYNTHETIC_CONFIG, '{ckpt}',
+             '--out-dir', '{out}'],
+    'converter': ['tools/model_converters/van2mmfreq.py', '{ckpt}', '{out}/van.pth',
+                  '--arch', 'b0'],
+}
+
+
+@pytest.mark.slow  # a subprocess run of each tool
+@pytest.mark.parametrize('tool', list(TOOLS))
+def test_every_tool_refuses_a_file_that_pickles_code_in_one_line(tool, pickles_code,
+                                                                  synthetic_root, tmp_path):
+    path, marker, config = pickles_code
+    argv = [str(a).format(ckpt=path, out=tmp_path, config=config) for a in TOOLS[tool]]
+    if '--cfg-options' in argv:
+        argv += small_run_options(synthetic_root, max_iters=2, interval=2)
+    result = run_tool(argv)
+    assert result.returncode == 1, (result.stdout + result.stderr)[-3000:]
+    assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1].startswith('error: ')
+    assert_refused_in_one_line(result.stdout + result.stderr, path)
+    assert not marker.exists()
+
+
+@pytest.mark.slow  # reads the config and builds the model (about 5 s)
+def test_init_model_refuses_a_file_that_pickles_code(pickles_code):
+    from mmfreq.apis import init_model
+    from mmfreq.utils import UnsafeCheckpointError
+    path, marker, _ = pickles_code
+    with pytest.raises(UnsafeCheckpointError) as info:
+        init_model(str(SYNTHETIC_CONFIG), str(path))
+    assert '\n' not in str(info.value)
+    assert_refused_in_one_line(str(info.value), path)
+    assert not marker.exists()
+
+
+@pytest.mark.slow  # reads the config and builds the model (about 5 s)
+def test_host_inferencer_refuses_a_file_that_pickles_code(pickles_code):
+    """mmseg's own inferencer on an mmfreq config: the config turns the
+    safe loader on, and its refusal is the same line."""
+    from mmseg.apis import MMSegInferencer
+
+    from mmfreq.utils import UnsafeCheckpointError
+    path, marker, _ = pickles_code
+    with pytest.raises(UnsafeCheckpointError) as info:
+        MMSegInferencer(model=str(SYNTHETIC_CONFIG), weights=str(path), device='cpu')
+    assert '\n' not in str(info.value)
+    assert_refused_in_one_line(str(info.value), path)
+    assert not marker.exists()

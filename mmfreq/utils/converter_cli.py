@@ -2,15 +2,18 @@
 
 Each converter names its source, adds the arguments that build its model and
 says how to convert; this module parses ``SRC DST``, builds the model, runs
-the strict conversion and ends with one line: what was written, or
-``error: ...`` naming the file and what does not fit (exit status 1).
+the strict conversion (reading the source with mmfreq's safe loader) and ends
+with one line: what was written, or ``error: ...`` naming the file and what
+does not fit or what it pickles (exit status 1).
 """
 import argparse
-import sys
 from typing import Callable, List, Optional, Sequence
 
 import torch.nn as nn
 
+from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
+
+from .checkpoint import safe_checkpoint_loading
 from .weights import convert_checkpoint_file
 
 
@@ -42,28 +45,30 @@ def run_converter(doc: str, src_help: str,
         src_help (str): Help of the ``src`` argument (what it reads).
         add_arguments (Callable): Adds the tool's own arguments to the parser.
         build (Callable): Builds the model from the parsed arguments; a
-            ValueError (an unknown arch) ends the run with its message.
+            ValueError (an unknown arch), or a KeyError or TypeError from
+            building a config's model, ends the run with its message.
         describe (Callable): What the model is, for the error line
             (``"VAN arch 'b2'"``).
         convert (Callable): Writes ``args.dst`` from ``args.src`` into the
             model and returns the tail of the output line; a ValueError (keys
-            or shapes of another model, an unreadable file) or OSError (no
-            such file, a failed download) ends the run naming ``args.src``.
+            or shapes of another model, an unreadable file) ends the run
+            naming ``args.src``, an OSError (no such file, a failed download)
+            or an unsafe checkpoint with its own message.
         argv (Sequence[str], optional): Arguments instead of ``sys.argv``.
     """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     parser.add_argument('src', help=src_help)
     parser.add_argument('dst', help='where to write the mmfreq checkpoint')
     add_arguments(parser)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
-    try:
+    debug = debugging(args)
+    with exit_on_error(KeyError, TypeError, ValueError, debug=debug):  # an unknown arch
         model = build(args)
-    except ValueError as err:  # an unknown arch
-        sys.exit(f'error: {err}')
-    try:
-        tail = convert(model, args)
-    except ValueError as err:
-        sys.exit(f'error: {args.src} does not fit {describe(args)}: {err}')
-    except OSError as err:
-        sys.exit(f'error: {err}')
+    # no such file, a failed download; another model's keys (an unsafe file is a UserError)
+    with exit_on_error(OSError, ValueError, debug=debug), safe_checkpoint_loading():
+        try:
+            tail = convert(model, args)
+        except ValueError as err:
+            raise ValueError(f'{args.src} does not fit {describe(args)}: {err}') from err
     print(f'wrote {args.dst}{tail}')
