@@ -35,7 +35,15 @@ from .arguments import (
 
 
 class FDAMBlock(nn.Module):
-    """Pre-norm transformer block with layer scale and optional FDAM parts.
+    """Pre-norm transformer block with optional layer scale and FDAM parts.
+
+    With ``layer_scale_init=None`` and both FDAM switches off it is the
+    block of mmseg's ``VisionTransformer`` (``x + drop_path(attn(LN(x)))``,
+    then the same around the MLP); with a float it is DeiT-III's layer-scale
+    block. Class tokens and other tokens before the grid
+    (``num_prefix_tokens``) take part in the attention, AttInv included (the
+    attention stays square), but not in FreqScale, which filters the
+    spectrum of the (H, W) token grid: they pass it unchanged.
 
     Args:
         embed_dims (int): Channels C.
@@ -43,45 +51,73 @@ class FDAMBlock(nn.Module):
         feedforward_channels (int): Hidden width of the MLP.
         qkv_bias (bool): Bias of the qkv projection.
         drop_path (float): Stochastic depth rate of this block.
-        layer_scale_init (float): Initial value of ``gamma_1`` / ``gamma_2``.
+        layer_scale_init (float, optional): Initial value of ``gamma_1`` /
+            ``gamma_2``; None: no layer scale. Defaults to 1e-4.
         att_inv (bool): AttInv in the attention.
         freq_scale (bool): A FreqScale after the attention and after the MLP.
         freq_scale_cfg (dict): Keyword arguments of both FreqScales.
         with_cp (bool): Recompute the block in the backward pass (saves memory).
+        norm_eps (float): Epsilon of both LayerNorms. Defaults to 1e-6.
+        attn_drop (float): Dropout on the attention weights. Defaults to 0.
+        drop_rate (float): Dropout after the attention's projection and in
+            the MLP (mmseg's ``drop_rate``). Defaults to 0.
+        act_cfg (dict): Activation of the MLP. Defaults to GELU.
+        num_fcs (int): Linear layers of the MLP. Defaults to 2.
+        num_prefix_tokens (int): Tokens before the grid (1 for a class
+            token). Defaults to 0.
 
     Shape:
-        x: (B, H*W, C) with ``hw_shape`` = (H, W) -> (B, H*W, C).
+        x: (B, P + H*W, C) with ``hw_shape`` = (H, W), P = ``num_prefix_tokens``
+        -> (B, P + H*W, C).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, feedforward_channels: int,
                  qkv_bias: bool = True, drop_path: float = 0.0,
-                 layer_scale_init: float = 1e-4, att_inv: bool = True,
+                 layer_scale_init: Optional[float] = 1e-4, att_inv: bool = True,
                  freq_scale: bool = True, freq_scale_cfg: dict = dict(),
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False, norm_eps: float = 1e-6, attn_drop: float = 0.0,
+                 drop_rate: float = 0.0, act_cfg: dict = dict(type='GELU'),
+                 num_fcs: int = 2, num_prefix_tokens: int = 0) -> None:
         super().__init__()
         self.with_cp = with_cp
-        self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.attn = AttInvAttention(embed_dims, num_heads, qkv_bias=qkv_bias, att_inv=att_inv)
-        self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.ffn = FFN(embed_dims, feedforward_channels, act_cfg=dict(type='GELU'),
-                       add_identity=False)
+        self.num_prefix_tokens = num_prefix_tokens
+        self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.attn = AttInvAttention(embed_dims, num_heads, qkv_bias=qkv_bias,
+                                    attn_drop=attn_drop, proj_drop=drop_rate, att_inv=att_inv)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.ffn = FFN(embed_dims, feedforward_channels, num_fcs=num_fcs, act_cfg=act_cfg,
+                       ffn_drop=drop_rate, add_identity=False)
         self.attn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if freq_scale else None
         self.ffn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if freq_scale else None
-        self.gamma_1 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
-        self.gamma_2 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
+        if layer_scale_init is None:
+            self.gamma_1 = self.gamma_2 = None
+        else:
+            self.gamma_1 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
+            self.gamma_2 = nn.Parameter(torch.full((embed_dims,), layer_scale_init))
         self.drop_path_rate = drop_path
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def _add_scaled(self, x: torch.Tensor, gamma: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _add_scaled(self, x: torch.Tensor, gamma: Optional[torch.Tensor],
+                    y: torch.Tensor) -> torch.Tensor:
         """``x + drop_path(gamma * y)``; one pass over the tokens when no path is dropped."""
+        if gamma is None:
+            return x + self.drop_path(y)
         if self.training and self.drop_path_rate > 0:
             return x + self.drop_path(gamma * y)
         return torch.addcmul(x, y, gamma)
 
+    def _add_freq_scale(self, y: torch.Tensor, freq_scale: Optional[FreqScale],
+                        hw_shape: Tuple[int, int]) -> torch.Tensor:
+        """``y + FreqScale(y)`` on the grid tokens; prefix tokens pass unchanged."""
+        p = self.num_prefix_tokens
+        if freq_scale is None or p == 0:
+            return add_freq_scale(y, freq_scale, hw_shape)
+        return torch.cat([y[:, :p], add_freq_scale(y[:, p:], freq_scale, hw_shape)], dim=1)
+
     def _forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        y = add_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw_shape)
+        y = self._add_freq_scale(self.attn(self.norm1(x)), self.attn_freq_scale, hw_shape)
         x = self._add_scaled(x, self.gamma_1, y)
-        z = add_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale, hw_shape)
+        z = self._add_freq_scale(self.ffn(self.norm2(x)), self.ffn_freq_scale, hw_shape)
         return self._add_scaled(x, self.gamma_2, z)
 
     def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
@@ -258,11 +294,12 @@ class FDAMViT(BaseModule):
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
-                     dst_grid: Tuple[int, int]) -> torch.Tensor:
-    """Bicubic resize of a (1, src_h * src_w, C) position embedding to dst_grid."""
+                     dst_grid: Tuple[int, int], mode: str = 'bicubic') -> torch.Tensor:
+    """Resize of a (1, src_h * src_w, C) position embedding to dst_grid
+    (``F.interpolate`` with ``mode``, bicubic by default, align_corners=False)."""
     c = pos_embed.shape[-1]
     grid = pos_embed.float().reshape(1, *src_grid, c).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=dst_grid, mode='bicubic', align_corners=False)
+    grid = F.interpolate(grid, size=dst_grid, mode=mode, align_corners=False)
     return grid.flatten(2).transpose(1, 2).to(pos_embed.dtype)
 
 
@@ -287,6 +324,15 @@ _RENAMES = [
 ]
 
 
+def rename_deit_key(key: str) -> str:
+    """A DeiT / DeiT-III (official or timm) or official FDAM parameter name in
+    :class:`FDAMBlock` 's names (``blocks.3.mlp.fc1.weight`` ->
+    ``layers.3.ffn.layers.0.0.weight``); other names unchanged."""
+    for pattern, replacement in _RENAMES:
+        key = re.sub(pattern, replacement, key)
+    return key
+
+
 def convert_fdam_vit_state_dict(state_dict: Dict[str, torch.Tensor],
                                 pretrain_grid: Tuple[int, int] = (14, 14)
                                 ) -> Dict[str, torch.Tensor]:
@@ -301,9 +347,7 @@ def convert_fdam_vit_state_dict(state_dict: Dict[str, torch.Tensor],
     for key, value in state_dict.items():
         if key.startswith(('up1.', 'up2.', 'up3.', 'up4.')):
             continue
-        for pattern, replacement in _RENAMES:
-            key = re.sub(pattern, replacement, key)
-        converted[key] = value
+        converted[rename_deit_key(key)] = value
     pos_embed = converted.get('pos_embed')
     if pos_embed is not None and pos_embed.dim() == 3 \
             and pos_embed.shape[1] != math.prod(pretrain_grid):
