@@ -117,7 +117,8 @@ def scalars(work_dir):
 
 @pytest.mark.slow
 def test_sigterm_saves_the_iteration_and_resume_continues_it(synthetic_root, tmp_path):
-    options = ['--cfg-options', *small_run_options(synthetic_root, 4, 4), 'randomness.seed=0']
+    options = ['--cfg-options', *small_run_options(synthetic_root, 4, 4), 'randomness.seed=0',
+               'train_cfg.val_begin=5']  # no validation
     reference = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path / 'reference',
                           *options])
     assert reference.returncode == 0, (reference.stdout + reference.stderr)[-3000:]
@@ -147,7 +148,7 @@ def test_sigterm_saves_the_iteration_and_resume_continues_it(synthetic_root, tmp
 @pytest.mark.slow
 def test_every_rank_stops_at_the_iteration_one_rank_was_signalled(synthetic_root, tmp_path):
     work_dir = tmp_path / 'work'
-    options = ['--cfg-options', *small_run_options(synthetic_root, 6, 6)]
+    options = ['--cfg-options', *small_run_options(synthetic_root, 6, 6), 'train_cfg.val_begin=7']
     stopped = run_tool(['tools/dist_train.sh', signal_config(tmp_path, 2, 'SIGUSR1', rank=1), '2',
                         '--work-dir', work_dir, *options],
                        env={'PORT': '29533', 'OMP_NUM_THREADS': '1'})

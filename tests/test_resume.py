@@ -307,59 +307,54 @@ def error_line(result):
 @pytest.mark.slow
 def test_train_resumes_from_what_survives_a_killed_save_and_a_damaged_file(synthetic_root,
                                                                            tmp_path):
-    """One work dir through four runs: killed while saving iter_4, resumed; the
-    newest checkpoint damaged, resumed from the intact one; resumed with
-    another architecture, refused."""
+    """One work dir through four runs: killed while saving iter_6; its newest
+    intact checkpoint then damaged, resumed from the one before; resumed
+    from the damaged file, refused; resumed with another architecture, refused."""
     work_dir = tmp_path / 'work'
-    killed_config = tmp_path / 'killed_saving_4.py'
+    killed_config = tmp_path / 'killed_saving_6.py'
     killed_config.write_text(
         f'_base_ = [{str(SYNTHETIC_CONFIG)!r}]\n'
         "custom_hooks = [dict(type='mmfreq.testing.interruptions.KillDuringSaveHook', "
-        'iteration=4)]\n')
-    to_4 = ['--cfg-options', *small_run_options(synthetic_root, 4, 2)]
-    killed = run_tool(['tools/train.py', killed_config, '--work-dir', work_dir, *to_4])
+        'iteration=6)]\n')
+    # checkpoints every 2 iterations, no validation
+    to_6 = ['--cfg-options', *small_run_options(synthetic_root, 6, 2), 'train_cfg.val_begin=7']
+    killed = run_tool(['tools/train.py', killed_config, '--work-dir', work_dir, *to_6])
     assert killed.returncode == KILLED_EXIT_CODE, (killed.stdout + killed.stderr)[-3000:]
     [left] = atomic_save.unfinished_saves(work_dir)
-    assert os.path.basename(left).startswith('.iter_4.pth.')
-    assert not (work_dir / 'iter_4.pth').exists()
-    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_2.pth')
-    assert read_checkpoint(str(work_dir / 'iter_2.pth'))['meta']['iter'] == 2
-
-    resumed = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir, '--resume',
-                        *to_4])
-    output = resumed.stdout + resumed.stderr
-    assert resumed.returncode == 0, output[-3000:]
-    assert f'removed {left}, left by a save that was interrupted' in output
-    assert 'resumed epoch: 0, iter: 2' in output
-    assert read_checkpoint(str(work_dir / 'iter_4.pth'))['meta']['iter'] == 4
-
+    assert os.path.basename(left).startswith('.iter_6.pth.')
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_2.pth', 'iter_4.pth']
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_4.pth')
     iter_4 = work_dir / 'iter_4.pth'
-    iter_4.write_bytes(iter_4.read_bytes()[:iter_4.stat().st_size // 2])
-    refused = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir, '--resume',
-                        iter_4, *to_4])
-    assert refused.returncode == 1
-    assert error_line(refused).startswith(f'error: cannot resume from {iter_4} (')
-    assert error_line(refused).endswith(f'the newest intact checkpoint beside it is '
-                                        f'{work_dir}/iter_2.pth: resume with --resume '
-                                        f'{work_dir}/iter_2.pth')
+    assert read_checkpoint(str(iter_4))['meta']['iter'] == 4
 
-    to_6 = ['--cfg-options', *small_run_options(synthetic_root, 6, 2)]
+    iter_4.write_bytes(iter_4.read_bytes()[:iter_4.stat().st_size // 2])
     resumed = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir, '--resume',
                         *to_6])
     output = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, output[-3000:]
+    assert f'removed {left}, left by a save that was interrupted' in output
     assert f'--resume: skipped {iter_4}, which cannot be read (' in output
     assert 'resumed epoch: 0, iter: 2' in output
     assert re.search(r'Iter\(train\) \[3/6\]', output)
     assert read_checkpoint(str(work_dir / 'iter_6.pth'))['meta']['iter'] == 6
 
+    iter_6 = work_dir / 'iter_6.pth'
+    iter_6.write_bytes(iter_6.read_bytes()[:1000])
+    refused = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir, '--resume',
+                        iter_6, *to_6])
+    assert refused.returncode == 1
+    assert error_line(refused) == (
+        f'error: cannot resume from {iter_6} (1000 bytes: cut short, its zip archive has no '
+        f'end); the newest intact checkpoint beside it is {iter_4}: resume with --resume '
+        f'{iter_4}')
+
     other_arch = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir, '--resume',
-                           *to_6, 'model.backbone.arch=b1'])
+                           iter_4, *to_6, 'model.backbone.arch=b1'])
     assert other_arch.returncode == 1
     line = error_line(other_arch)
-    assert line.startswith(f'error: cannot resume from {work_dir}/iter_6.pth: it does not fit the '
-                           'model EncoderDecoder (read as an mmengine training checkpoint of '
-                           'iteration 6): ')
+    assert line.startswith(f'error: cannot resume from {iter_4}: it does not fit the model '
+                           'EncoderDecoder (read as an mmengine training checkpoint of iteration '
+                           '4): ')
     assert 'unexpected keys: backbone.' in line and 'shape mismatches: backbone.' in line
     assert "The config changed since the run began (model.backbone.arch: 'b0' -> 'b1')" in line
     assert 'resumed epoch' not in other_arch.stdout + other_arch.stderr

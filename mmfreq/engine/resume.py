@@ -171,17 +171,25 @@ def _literal(node: ast.AST) -> object:
 
 
 def _flat(value: object, prefix: str) -> Dict[str, object]:
-    """``{'a.b.0': leaf, ...}`` of nested dicts and lists."""
+    """``{'a.b.0': leaf, ...}`` of nested dicts and lists (tuples read as lists)."""
     if isinstance(value, dict) and value:
         items = value.items()
     elif isinstance(value, (list, tuple)) and value:
         items = enumerate(value)
     else:
-        return {prefix: value}
+        return {prefix: [] if isinstance(value, tuple) else value}
     flat = {}
     for key, item in items:
         flat.update(_flat(item, f'{prefix}.{key}'))
     return flat
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "'unset'"
+
+
+_UNSET = _Unset()
 
 
 def config_changes(checkpoint: dict, cfg: object, key: str, limit: int = 4) -> List[str]:
@@ -206,17 +214,13 @@ def config_changes(checkpoint: dict, cfg: object, key: str, limit: int = 4) -> L
     if then is None:
         return []
     now = cfg.get(key)
-    before, after = _flat(then, key), _flat(now.to_dict() if hasattr(now, 'to_dict') else now,
-                                            key)
+    before = _flat(then, key)
+    after = _flat(now.to_dict() if hasattr(now, 'to_dict') else now, key)
     changed = [k for k in dict.fromkeys([*before, *after])
-               if _comparable(before.get(k, '<unset>')) != _comparable(after.get(k, '<unset>'))]
-    return [f'{k}: {before.get(k, "unset")!r} -> {after.get(k, "unset")!r}'
-            for k in changed[:limit]] + ([f'... ({len(changed)} in all)']
-                                         if len(changed) > limit else [])
-
-
-def _comparable(value: object) -> object:
-    return list(value) if isinstance(value, tuple) else value
+               if before.get(k, _UNSET) != after.get(k, _UNSET)]
+    more = [f'... ({len(changed)} in all)'] if len(changed) > limit else []
+    return [f'{k}: {before.get(k, _UNSET)!r} -> {after.get(k, _UNSET)!r}'
+            for k in changed[:limit]] + more
 
 
 def _changed_since(checkpoint: dict, cfg: object, keys: Sequence[str]) -> str:
