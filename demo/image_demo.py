@@ -9,6 +9,11 @@ visualizer with the class names and palette of the checkpoint (or of the
 config's test dataset), and prints one line per image: the classes found with
 their pixel shares, the boxes above ``--score-thr``, or the top class.
 
+An image that cannot be read, predicted or drawn is named on stderr with
+the reason and skipped; the others are processed, and the exit status is 1
+at the end if any was skipped. ``--debug`` (or ``MMFREQ_DEBUG=1``) prints
+the traceback behind each of those lines and behind an ``error:`` line.
+
 Images are fed to the model as 3-channel colour: a grayscale image is
 repeated over the three channels, an image with an alpha channel is
 composited onto white, 16-bit images are scaled to 8 bits.
@@ -17,6 +22,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+import traceback
 from typing import List, Tuple
 
 import cv2
@@ -25,6 +31,7 @@ import numpy as np
 
 from mmfreq.apis import inference_model, init_model
 from mmfreq.apis.inference import host_of
+from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -40,6 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='opacity of the drawn masks, in (0, 1]')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='boxes scoring below this are not drawn or listed')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not 0 < args.opacity <= 1:
         parser.error(f'--opacity {args.opacity} is not in (0, 1]')
@@ -65,16 +73,20 @@ def read_color_image(path: str) -> Tuple[np.ndarray, str]:
     Grayscale is repeated over three channels; an alpha channel is
     composited onto white (what a viewer shows for transparent pixels);
     16-bit samples are scaled to 8 bits.
+
+    Raises:
+        ValueError: OpenCV cannot read the file, or its samples are neither
+            8- nor 16-bit integers.
     """
     image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise ValueError(f'{path}: not an image OpenCV can read')
+        raise ValueError('not an image OpenCV can read')
     notes = []
     if image.dtype == np.uint16:
         image = (image / 257).round().astype(np.uint8)
         notes.append('16-bit scaled to 8-bit')
     elif image.dtype != np.uint8:
-        raise ValueError(f'{path}: {image.dtype} samples; 8- or 16-bit images are supported')
+        raise ValueError(f'{image.dtype} samples; 8- or 16-bit images are supported')
     if image.ndim == 2 or image.shape[2] == 1:
         image = cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
         notes.append('grayscale repeated to 3 channels')
@@ -130,21 +142,37 @@ def summarize(model, result, score_thr: float) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
+    debug = debugging(args)
+    # a bad path, config or checkpoint (an unsafe one is a UserError); an unknown arch
+    with exit_on_error(FileNotFoundError, KeyError, TypeError, ValueError, debug=debug):
         images = list_images(args.images)
         model = init_model(args.config, args.checkpoint, device=args.device)
-        os.makedirs(args.out_dir, exist_ok=True)
-        for path in images:
+    os.makedirs(args.out_dir, exist_ok=True)
+    skipped = []
+    for path in images:
+        stage = 'reading'
+        try:
             image, converted = read_color_image(path)
+            stage = 'predicting'
             result = inference_model(model, image)
+            stage = 'drawing'
             out_file = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '.png')
             draw(model, mmcv.bgr2rgb(image), result, out_file, args.opacity, args.score_thr)
-            height, width = image.shape[:2]
-            note = f' ({converted})' if converted else ''
-            print(f'{path}: {width}x{height}{note}: {summarize(model, result, args.score_thr)}'
-                  f' -> {out_file}')
-    except (FileNotFoundError, ValueError) as err:
-        sys.exit(f'error: {err}')
+            summary = summarize(model, result, args.score_thr)
+        except Exception as err:  # any one image's failure must not stop the others
+            if debug:
+                traceback.print_exc()
+            print(f'skipped {path}: {stage} failed: {type(err).__name__}: {err}',
+                  file=sys.stderr)
+            skipped.append(path)
+            continue
+        height, width = image.shape[:2]
+        note = f' ({converted})' if converted else ''
+        print(f'{path}: {width}x{height}{note}: {summary} -> {out_file}')
+    if skipped:
+        more = ', ...' if len(skipped) > 3 else ''
+        sys.exit(f'error: {len(skipped)} of {len(images)} images skipped (named above): '
+                 f'{", ".join(skipped[:3])}{more}')
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 """demo/image_demo.py: predictions drawn on a real photograph, grayscale and
-RGBA inputs converted, boxes listed above the threshold."""
+RGBA inputs converted, boxes listed above the threshold, an image that fails
+named and skipped."""
 import importlib.util
 import re
 from types import SimpleNamespace
@@ -12,7 +13,6 @@ from PIL import Image
 from mmfreq.datasets.synthetic_scenes import COCO_CLASSES, PALETTE
 from mmfreq.testing.fixtures import photo_path
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
-
 
 DEMO = 'demo/image_demo.py'
 
@@ -62,7 +62,9 @@ def test_unreadable_files_and_empty_folders_are_named(tmp_path):
     (tmp_path / 'bad.jpg').write_bytes(b'not an image')
     result = run_tool([DEMO, tmp_path / 'bad.jpg', SYNTHETIC_CONFIG, '--out-dir', tmp_path])
     assert result.returncode == 1
-    assert f'{tmp_path / "bad.jpg"}: not an image OpenCV can read' in result.stderr
+    assert f'skipped {tmp_path / "bad.jpg"}: reading failed: ValueError: not an image ' \
+        'OpenCV can read' in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith('error: 1 of 1 images skipped')
     (tmp_path / 'empty').mkdir()
     result = run_tool([DEMO, tmp_path / 'empty', SYNTHETIC_CONFIG, '--out-dir', tmp_path])
     assert result.returncode == 1
@@ -151,3 +153,29 @@ def test_demo_runs_a_folder_with_grayscale_and_rgba_images(trained_checkpoint, t
     for name in ('gray.png', 'rgba.png'):
         assert Image.open(out_dir / name).mode == 'RGB'
         assert Image.open(out_dir / name).size == (128, 150)
+
+
+@pytest.mark.slow  # a subprocess run of the tool
+def test_a_folder_with_images_that_fail_draws_the_others(trained_checkpoint, tmp_path):
+    images = tmp_path / 'images'
+    images.mkdir()
+    photo = Image.open(photo_path())
+    photo.resize((97, 61)).save(images / 'a_photo.png')
+    photo.resize((1, 1)).save(images / 'b_tiny.png')  # too small for mmseg's visualizer
+    (images / 'c_broken.jpg').write_bytes(b'\xff\xd8 cut short')
+    photo.convert('L').resize((40, 33)).save(images / 'd_gray.png')
+    out_dir = tmp_path / 'out'
+    result = run_tool([DEMO, images, SYNTHETIC_CONFIG, trained_checkpoint, '--out-dir',
+                       out_dir])
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert 'Traceback' not in result.stderr
+    done = result.stdout.strip().splitlines()[-2:]
+    assert done[0].startswith(f'{images / "a_photo.png"}: 97x61: ')
+    assert done[1].startswith(f'{images / "d_gray.png"}: 40x33 (grayscale')
+    assert sorted(p.name for p in out_dir.iterdir()) == ['a_photo.png', 'd_gray.png']
+    skipped = [line for line in result.stderr.splitlines() if line.startswith('skipped ')]
+    assert len(skipped) == 2
+    assert skipped[0].startswith(f'skipped {images / "b_tiny.png"}: drawing failed: ')
+    assert skipped[1].startswith(f'skipped {images / "c_broken.jpg"}: reading failed: ')
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: 2 of 4 images skipped') and 'b_tiny.png' in last
