@@ -8,14 +8,30 @@ from mmfreq.testing.fixtures import official_file, release_tensors, save_release
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool
 
 
-
 def official_van_b0_checkpoint(path) -> None:
     """A file named and shaped as the official VAN-B0 release (random values)."""
     save_release(*release_tensors('van_b0_official'), path)
 
 
+# Official VAN-B0 names -> mmfreq names of tensors whose shapes alone would not
+# tell a swap apart (read off the official VAN code and mmfreq's VAN).
+PINNED_VAN_NAMES = {
+    'patch_embed2.proj.weight': 'stages.1.patch_embed.proj.weight',
+    'block2.1.layer_scale_1': 'stages.1.blocks.1.layer_scale_1',
+    'block2.1.layer_scale_2': 'stages.1.blocks.1.layer_scale_2',
+    'block3.2.attn.proj_1.weight': 'stages.2.blocks.2.attn.proj_1.weight',
+    'block3.2.attn.proj_2.weight': 'stages.2.blocks.2.attn.proj_2.weight',
+    'block3.2.attn.spatial_gating_unit.conv1.weight': 'stages.2.blocks.2.attn.lka.conv1.weight',
+    'block1.0.norm1.running_mean': 'stages.0.blocks.0.norm1.running_mean',
+    'block1.0.norm2.running_mean': 'stages.0.blocks.0.norm2.running_mean',
+    'norm4.weight': 'stages.3.norm.weight',
+}
+
+
 @pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
 def test_converter_output_loads_through_init_cfg(tmp_path):
+    """Every tensor of the official file reaches the model once, each under
+    its own name (same-shape tensors are not swapped)."""
     from mmfreq.models.backbones import VAN
 
     src, dst = tmp_path / 'van_b0.pth', tmp_path / 'out' / 'van_b0_mmfreq.pth'
@@ -24,8 +40,19 @@ def test_converter_output_loads_through_init_cfg(tmp_path):
     assert result.returncode == 0, result.stderr
     model = VAN(arch='b0', init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
     model.init_weights()
-    converted = torch.load(dst, weights_only=True)['state_dict']
-    assert set(converted) == set(model.state_dict())
+    state = model.state_dict()
+    official = torch.load(src, weights_only=True)['state_dict']
+    for official_name, name in PINNED_VAN_NAMES.items():
+        torch.testing.assert_close(state[name], official[official_name], msg=name)
+    # every official tensor but the classifier is in the model, once
+    model_values = [v.float().flatten() for k, v in state.items()
+                    if not k.endswith('num_batches_tracked')]
+    for key, value in official.items():
+        if key.startswith('head.') or key.endswith('num_batches_tracked'):
+            continue
+        matches = sum(v.shape == value.flatten().shape and torch.equal(v, value.float().flatten())
+                      for v in model_values)
+        assert matches == 1, (key, matches)
 
 
 @pytest.mark.slow  # a subprocess (a fresh interpreter and imports)
@@ -53,41 +80,6 @@ def test_model_converter_names_the_misfit_and_writes_nothing(tmp_path):
                            'VAN-Segmentation release')
     assert 'backbone.stages.0.patch_embed.proj.weight (64, 3, 7, 7) in the file' in last
     assert not (tmp_path / 'x.pth').exists()
-
-
-@pytest.mark.slow
-def test_van_benchmark_writes_its_ratios(tmp_path):
-    out = tmp_path / 'van.jsonl'
-    result = run_tool(['tools/analysis_tools/benchmark_van.py', '--arch', 'b0', '--size', '64',
-                       '--train-sizes', '64', '--no-compile', '--iters', '1', '--out', out])
-    assert result.returncode == 0, result.stderr[-2000:]
-    record = json.loads(out.read_text().splitlines()[-1])
-    rows = record['rows']
-    assert set(rows) == {'forward_64', 'train_64_batch2'}
-    for row in rows.values():
-        assert set(row['results']) >= {'official', 'mmfreq', 'attention_free'}
-        assert row['results']['mmfreq']['latency_ratio'] > 0
-    assert max(record['max_abs_diff'].values()) < 1e-4
-
-
-@pytest.mark.slow
-def test_focal_and_aa_benchmarks_time_the_attention_free_bound(tmp_path):
-    runs = {'focal': (['tools/analysis_tools/benchmark_focal.py', '--sizes', '64x64',
-                       '--compile-sizes'],
-                      lambda r: [r['64x64'][mode] for mode in ('inference', 'training_step')]),
-            'aa': (['tools/analysis_tools/benchmark_aa_resnet.py', '--size', '64',
-                    '--train-sizes', '64', '--no-compile'],
-                   lambda r: [row['results'] for row in r['rows'].values()])}
-    for name, (command, result_rows) in runs.items():
-        out = tmp_path / f'{name}.jsonl'
-        result = run_tool(command + ['--iters', '1', '--out', out])
-        assert result.returncode == 0, result.stderr[-2000:]
-        record = json.loads(out.read_text().splitlines()[-1])
-        rows = result_rows(record)
-        assert len(rows) == 2, (name, record)
-        for row in rows:
-            assert row['attention_free']['latency_ms'] > 0
-            assert 0 < row['mmfreq']['latency_ratio']
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """What the benchmark scripts share: their common flags, the record every
 result line starts with, latency and peak memory of modules.
 
-Used by ``tools/analysis_tools/benchmark*.py``. Latencies of several modules are taken
+Used by ``tools/analysis_tools/benchmark*.py`` (the backbone families'
+entries are in :mod:`mmfreq.analysis.backbone_benchmarks`). Latencies of several modules are taken
 in one process, interleaved round by round so that machine drift hits all of
 them alike. Peak memory on CPU is the
 growth of the resident set during one pass (Linux high-water mark, reset just
@@ -189,14 +190,17 @@ def start_record(args: argparse.Namespace, device: str = 'cpu', **fields) -> dic
     """Set the thread count and return the fields every result line starts with.
 
     They name the machine (``device_name``, ``cpu_count``), its load when the run
-    started (``load_average``: 1, 5, 15 minutes), the threads and torch's version.
+    started (``load_average``: 1, 5, 15 minutes), the threads, torch's version
+    and glibc's malloc settings (``GLIBC_TUNABLES``: they change how often
+    freed activations are page-faulted back in, a visible share of a CPU pass).
     """
     torch.set_num_threads(args.threads)
     device_name = (torch.cuda.get_device_name() if device.startswith('cuda')
                    else platform.processor() or platform.machine())
     return dict(**fields, device=device, device_name=device_name, cpu_count=os.cpu_count(),
                 load_average=[round(v, 2) for v in os.getloadavg()], threads=args.threads,
-                torch=torch.__version__, time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+                torch=torch.__version__, glibc_tunables=os.environ.get('GLIBC_TUNABLES'),
+                time=time.strftime('%Y-%m-%dT%H:%M:%S'))
 
 
 def save_record(args: argparse.Namespace, record: dict) -> None:
