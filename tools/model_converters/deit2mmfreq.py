@@ -16,8 +16,8 @@ import argparse
 from functools import partial
 from typing import List
 
+from mmfreq.cli.convert import convert_backbone, run_converter
 from mmfreq.models.backbones.fdam_vit import FDAMViT
-from mmfreq.utils.converter_cli import convert_backbone, run_converter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ the keys.
 """
 import argparse
 
+from mmfreq.cli.convert import run_converter
 from mmfreq.models.backbones.focal_transformer import FocalTransformer
-from mmfreq.utils.converter_cli import run_converter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

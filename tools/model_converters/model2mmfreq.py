@@ -15,7 +15,7 @@ The class names and palette of an mmseg 0.x file are kept as mmengine's
 import argparse
 
 from mmfreq.apis import build_model_from_config
-from mmfreq.utils.converter_cli import run_converter
+from mmfreq.cli.convert import run_converter
 from mmfreq.utils.model_weights import convert_model_checkpoint_file
 
 

@@ -11,8 +11,8 @@ error naming the keys) and written in mmfreq's names.
 """
 import argparse
 
+from mmfreq.cli.convert import run_converter
 from mmfreq.models.backbones.van import VAN
-from mmfreq.utils.converter_cli import run_converter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

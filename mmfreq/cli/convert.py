@@ -11,10 +11,10 @@ from typing import Callable, List, Optional, Sequence
 
 import torch.nn as nn
 
-from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
+from mmfreq.utils.checkpoint import safe_checkpoint_loading
+from mmfreq.utils.weights import convert_checkpoint_file
 
-from .checkpoint import safe_checkpoint_loading
-from .weights import convert_checkpoint_file
+from .errors import add_debug_argument, debugging, exit_on_error
 
 
 def fresh_keys_note(new: List[str]) -> str:
