@@ -1,6 +1,8 @@
 """FDAM on mmseg's ViT (class token, the host of mmseg's DeiT-S UperNet):
 FDAMVisionTransformer against the installed mmseg module, its weight layouts,
 FDAM's parts with a class token, compile and export, and its configs."""
+import re
+
 import pytest
 import torch
 
@@ -180,13 +182,10 @@ def test_gradients_reach_every_fdam_parameter():
     assert not no_grad
 
 
-def test_compiles_without_graph_breaks():
-    model = fdam_model(num_layers=1, out_indices=0).eval()
-    assert_compiles_like_eager(model, [(torch.randn(2, 3, 48, 64),), (torch.randn(2, 3, 80, 40),)])
-
-
-@pytest.mark.slow  # AOT autograd tracing of forward and backward
-def test_trains_compiled_like_eager():
+@pytest.mark.slow  # AOT autograd tracing of forward and backward: about two minutes
+def test_compiles_without_graph_breaks_and_trains_like_eager():
+    """One graph for the first size (else the breaks are named), at most two
+    for both; outputs and every parameter's gradient equal to eager."""
     model = fdam_model(num_layers=1, out_indices=0, drop_path_rate=0.0).train()
     assert_compiles_like_eager(model, [(torch.randn(2, 3, 48, 64),), (torch.randn(2, 3, 80, 40),)],
                                backend='aot_eager', backward=True)
@@ -258,3 +257,29 @@ def test_fdam_config_differs_by_fdam_and_freq_scale_lr():
     custom = fdam.optim_wrapper.paramwise_cfg.custom_keys
     assert custom.pop('freq_scale') == dict(lr_mult=2.0)
     assert fdam.optim_wrapper == base.optim_wrapper
+
+
+@pytest.mark.slow  # a subprocess training run
+def test_fdam_synthetic_config_trains_and_validates(tmp_path, synthetic_root):
+    from mmfreq.testing.tools import run_tool, small_run_options
+    result = run_tool(['tools/train.py', ROOT / 'configs' / 'upernet_deit_s_fdam_synthetic.py',
+                       '--work-dir', tmp_path, '--cfg-options',
+                       *small_run_options(synthetic_root, max_iters=2, interval=2)])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert (tmp_path / 'iter_2.pth').is_file()
+    assert re.search(r'Iter\(val\) \[\d+/\d+\].*mIoU: \d+\.\d+', result.stdout + result.stderr)
+
+
+@pytest.mark.slow  # a subprocess export and onnxruntime check
+def test_fdam_synthetic_config_exports_to_onnx(tmp_path):
+    pytest.importorskip('onnxruntime')
+    from mmfreq.testing.tools import run_tool
+    out = tmp_path / 'deit_fdam.onnx'
+    result = run_tool(['tools/deployment/pytorch2onnx.py',
+                       ROOT / 'configs' / 'upernet_deit_s_fdam_synthetic.py', '--shape', '96',
+                       '144', '--out', out])  # a 12 x 18 grid: UPerHead's 6x6 pooling divides it
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    # the tool's own checks: random input and a photograph against PyTorch
+    diffs = [float(d) for d in re.findall(r'max abs diff (\S+) ', result.stdout)]
+    assert len(diffs) >= 2 and max(diffs) <= 1e-4, result.stdout
+    assert out.stat().st_size > 10_000

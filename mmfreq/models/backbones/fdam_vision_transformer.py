@@ -142,7 +142,7 @@ class FDAMVisionTransformer(BaseModule):
         self.out_indices = stage_indices(out_indices, num_layers, owner)
         self.patch_size, self.interpolate_mode = patch_size, interpolate_mode
         self.with_cls_token, self.output_cls_token = with_cls_token, output_cls_token
-        self.norm_eval = norm_eval
+        self.norm_eval, self.embed_dims = norm_eval, embed_dims
         self.pretrain_grid = (img_hw[0] // patch_size, img_hw[1] // patch_size)
         eps = norm_cfg.get('eps', 1e-5)
 
@@ -215,15 +215,21 @@ class FDAMVisionTransformer(BaseModule):
             self.pos_embed[:, 1:], self.pretrain_grid, grid, self.interpolate_mode)], dim=1)
 
     def forward(self, x: torch.Tensor) -> Tuple[Union[torch.Tensor, List[torch.Tensor]], ...]:
-        h, w = x.shape[-2:]
+        b, h, w = x.shape[0], x.shape[-2], x.shape[-1]
+        # while exporting, sizes as constants: the ONNX graph is of one size anyway
+        # (FreqScale), and traced sizes would hide the output shapes that
+        # UPerHead's adaptive pooling needs
+        exporting = torch.onnx.is_in_onnx_export()
+        if exporting:
+            b, h, w = int(b), int(h), int(w)
         p = self.patch_size
         x = F.pad(x, (0, (w + p - 1) // p * p - w, 0, (h + p - 1) // p * p - h))
         x = self.patch_embed.proj(x)
-        grid = tuple(x.shape[-2:])
+        grid = tuple(int(s) for s in x.shape[-2:]) if exporting else tuple(x.shape[-2:])
         x = x.flatten(2).transpose(1, 2)
         if self.patch_embed.norm is not None:
             x = self.patch_embed.norm(x)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = torch.cat([self.cls_token.expand(b, -1, -1), x], dim=1)
         x = self.drop_after_pos(x + self.resized_pos_embed(grid))
         if not self.with_cls_token:
             x = x[:, 1:]
@@ -236,7 +242,8 @@ class FDAMVisionTransformer(BaseModule):
             if i == len(self.layers) - 1 and self.norm is not None:
                 x = self.norm(x)
             if i in self.out_indices:
-                out = x[:, prefix:].transpose(1, 2).reshape(x.shape[0], -1, *grid).contiguous()
+                out = x[:, prefix:].transpose(1, 2).reshape(b, self.embed_dims, *grid)
+                out = out.contiguous()
                 outs.append([out, x[:, 0]] if self.output_cls_token else out)
         return tuple(outs)
 
