@@ -5,10 +5,16 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
+
+
+def model_built_line(output: str) -> str:
+    """The line in which train.py names the model it built."""
+    return next((line for line in output.splitlines() if 'model built' in line), output[-3000:])
 
 
 @pytest.mark.slow
@@ -17,7 +23,8 @@ def test_train_then_test_prints_miou(synthetic_root, tmp_path):
     train = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir,
                       '--cfg-options', *small_run_options(synthetic_root, 4, 4)])
     assert train.returncode == 0, train.stderr[-3000:]
-    assert 'model built: EncoderDecoder, backbone VAN, 6 classes' in train.stdout + train.stderr
+    built = model_built_line(train.stdout + train.stderr)
+    assert 'EncoderDecoder' in built and 'VAN' in built and '6 classes' in built, built
     checkpoint = work_dir / 'iter_4.pth'
     assert checkpoint.is_file()
 
@@ -218,7 +225,8 @@ def coco_options(root) -> list:
 
 @pytest.mark.slow
 def test_detection_train_then_test_reports_coco_map(synthetic_coco_root, tmp_path):
-    """One epoch of Mask R-CNN + VAN-B0 from scratch already finds the shapes."""
+    """One epoch of Mask R-CNN + VAN-B0 from scratch already finds the shapes: the
+    reported mAP is pycocotools' on the dumped predictions, well above chance."""
     config = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
     options = ['--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
                'param_scheduler.1.T_max=1', 'param_scheduler.1.end=1',
@@ -227,15 +235,60 @@ def test_detection_train_then_test_reports_coco_map(synthetic_coco_root, tmp_pat
     train = run_tool(['tools/train.py', config, '--work-dir', work_dir, *options], timeout=1200)
     output = train.stdout + train.stderr
     assert train.returncode == 0, output[-3000:]
-    assert 'model built: MaskRCNN, backbone VAN, 4 classes' in output
+    built = model_built_line(output)
+    assert 'MaskRCNN' in built and 'VAN' in built and '4 classes' in built, built
 
+    predictions = tmp_path / 'predictions.pkl'
     test = run_tool(['tools/test.py', config, work_dir / 'epoch_1.pth', '--work-dir', work_dir,
-                     *options], timeout=600)
+                     '--out', predictions, *options], timeout=600)
     output = test.stdout + test.stderr
     assert test.returncode == 0, output[-3000:]
-    bbox = float(re.search(r'coco/bbox_mAP: (\d+\.\d+)', output).group(1))
-    segm = float(re.search(r'coco/segm_mAP: (\d+\.\d+)', output).group(1))
-    assert bbox > 0 and segm > 0, (bbox, segm)
+    reported = {kind: float(re.search(rf'coco/{kind}_mAP: (\d+\.\d+)', output).group(1))
+                for kind in ('bbox', 'segm')}
+    # the same predictions scored by pycocotools directly, and with each image
+    # given the next image's predictions: what boxes of the right sizes and
+    # classes score at random places
+    samples = pickle.loads(predictions.read_bytes())
+    ann_file = synthetic_coco_root / 'annotations' / 'instances_val2017.json'
+    shuffled = [dict(sample, img_id=samples[i - 1]['img_id']) for i, sample in enumerate(samples)]
+    for kind in ('bbox', 'segm'):
+        assert abs(coco_map(ann_file, samples, kind) - reported[kind]) < 6e-4, (kind, reported)
+        chance = coco_map(ann_file, shuffled, kind)
+        assert reported[kind] > max(2 * chance, 0.001), (kind, reported[kind], chance)
+
+
+def coco_map(ann_file: Path, samples: list, kind: str) -> float:
+    """COCO mAP@[.5:.95] of dumped mmdet predictions, by pycocotools alone.
+    Labels index the categories in the annotation file's order (the config's
+    ``metainfo.classes`` lists them in that order)."""
+    import contextlib
+    import io
+
+    import numpy as np
+    from pycocotools import mask as mask_util
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(ann_file))
+    category_ids = [c['id'] for c in sorted(truth.dataset['categories'], key=lambda c: c['id'])]
+    detections = []
+    for sample in samples:
+        pred = sample['pred_instances']
+        rows = zip(pred['bboxes'].tolist(), pred['scores'].tolist(), pred['labels'].tolist())
+        for i, (box, score, label) in enumerate(rows):
+            det = dict(image_id=sample['img_id'], category_id=category_ids[label], score=score,
+                       bbox=[box[0], box[1], box[2] - box[0], box[3] - box[1]])
+            if kind == 'segm':
+                rle = mask_util.encode(np.asfortranarray(pred['masks'][i].numpy().astype(np.uint8)))
+                det['segmentation'] = dict(rle, counts=rle['counts'].decode())
+            detections.append(det)
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval(truth, truth.loadRes(detections), kind)
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return float(evaluation.stats[0])
 
 
 @pytest.mark.slow
@@ -287,8 +340,8 @@ def test_train_refuses_a_head_that_does_not_fit_the_dataset(synthetic_root, tmp_
                        'model.decode_head.num_classes=4'])
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
-    assert 'model.decode_head.num_classes=4 but train_dataloader.dataset has 6 classes' \
-        in result.stderr
+    assert 'model.decode_head.num_classes=4' in result.stderr
+    assert 'train_dataloader.dataset' in result.stderr and '6 classes' in result.stderr
     assert 'Traceback' not in output and not (tmp_path / 'work' / 'iter_1.pth').exists()
 
 
@@ -322,7 +375,7 @@ def test_test_refuses_a_checkpoint_of_another_model(synthetic_root, tmp_path):
     result = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint,
                        '--work-dir', tmp_path / 'work', *options])
     assert result.returncode == 1, result.stderr[-3000:]
-    assert f'checkpoint {checkpoint} does not fit the model EncoderDecoder' in result.stderr
+    assert str(checkpoint) in result.stderr and 'EncoderDecoder' in result.stderr
     assert 'missing keys: backbone.' in result.stderr and '--non-strict' in result.stderr
     assert not re.search(r'mIoU: \d', result.stdout + result.stderr)
 
@@ -341,8 +394,8 @@ def test_empty_and_truncated_checkpoints_are_named(synthetic_root, tmp_path, con
                        *small_run_options(synthetic_root, 2, 2)])
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith(f'error: cannot load checkpoint {checkpoint} ({len(content)} '
-                                'bytes)'), result.stderr[-3000:]
+    assert last_line.startswith('error:') and str(checkpoint) in last_line, result.stderr[-3000:]
+    assert f'({len(content)} bytes)' in last_line
 
 
 @pytest.mark.slow
@@ -350,11 +403,11 @@ def test_cfg_options_mistakes_are_named():
     result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--cfg-options',
                        'train_cfg.max_iters'])
     assert result.returncode == 2
-    assert "entry 'train_cfg.max_iters' has no \"=\"" in result.stderr
+    assert "'train_cfg.max_iters'" in result.stderr and '"="' in result.stderr
     result = run_tool(['tools/test.py', SYNTHETIC_CONFIG, SYNTHETIC_CONFIG, '--cfg-options',
                        'optim_wraper.optimizer.lr=0.1'])
     assert result.returncode == 1
-    assert "no top-level key 'optim_wraper'; did you mean 'optim_wrapper'" in result.stderr
+    assert "'optim_wraper'" in result.stderr and "'optim_wrapper'" in result.stderr
 
 
 @pytest.mark.slow  # subprocess runs of the tools
@@ -373,7 +426,7 @@ def test_debug_shows_the_traceback_behind_the_error_line(tool, switch):
     assert lines[-1] == plain.stderr.strip().splitlines()[-1]
     assert 'Traceback (most recent call last):' in debug.stderr
     assert 'in apply_cfg_options' in debug.stderr
-    assert lines[-2].startswith('mmfreq.cli.config.CfgOptionError: --cfg-options optim_wraper')
+    assert lines[-2].startswith('mmfreq.cli.config.CfgOptionError') and 'optim_wraper' in lines[-2]
 
 
 @pytest.mark.slow
