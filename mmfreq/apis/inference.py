@@ -26,7 +26,8 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.structures import BaseDataElement
 
-from mmfreq.utils.checkpoint import enable_safe_checkpoint_loading
+from mmfreq.cli.config import apply_cfg_options
+from mmfreq.utils.checkpoint import safe_checkpoint_loading
 from mmfreq.utils.model_weights import dataset_meta_of, load_model_weights
 
 HOSTS = ('mmseg', 'mmdet', 'mmpretrain')
@@ -74,6 +75,19 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     The model gets ``cfg`` (the config) and ``dataset_meta`` (``classes``,
     ``palette`` where the dataset has one): the checkpoint's, else the
     config's test dataset's. On a machine without CUDA, SyncBN becomes BN.
+    The checkpoint is read under mmfreq's safe loader
+    (:func:`mmfreq.utils.checkpoint.safe_checkpoint_loading`), which is
+    switched back to the loader registered before once it is read.
+
+    Process-wide state this leaves behind, as the host APIs it calls do:
+    the default registry scope becomes the config's host (mmseg, mmdet or
+    mmpretrain), and reading a config file imports its ``custom_imports``
+    (mmfreq's configs import ``mmfreq.safe_loading``, which turns the safe
+    loader on for the process).
+
+    mmpretrain's own inferencers look for class names in a private
+    attribute that this function does not set: give them
+    ``classes=model.dataset_meta['classes']`` (as :func:`inference_model` does).
 
     Args:
         config: Config file or :class:`mmengine.config.Config`; its
@@ -82,7 +96,9 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
             one (:mod:`mmfreq.utils.model_weights`: official VAN-Segmentation
             and FDAM files, mmseg 0.x files); None keeps the initial weights.
         device: Device to put the model on.
-        cfg_options: Config keys to override, as ``--cfg-options`` does.
+        cfg_options: Config keys to override, as ``--cfg-options`` does,
+            with the same check: a top-level key the config does not have
+            (and mmengine does not read) is refused.
         strict: Refuse a checkpoint that does not fit the model exactly.
 
     Returns:
@@ -91,10 +107,12 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     Raises:
         ValueError: the checkpoint cannot be read or does not fit, naming
             the file, the layout it was read as and the keys.
+        mmfreq.cli.config.CfgOptionError: (a ValueError) a ``cfg_options``
+            key names a top-level key the config does not have, naming it
+            and the closest keys.
     """
     cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    apply_cfg_options(cfg, cfg_options)
     host = host_of(cfg)
     # The host builds without a checkpoint, so that its guess of the classes
     # (ADE20K, COCO, ImageNet) can be replaced by the config's below.
@@ -115,12 +133,10 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     if checkpoint is not None:
         if '://' not in checkpoint and not osp.isfile(checkpoint):
             raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
-        enable_safe_checkpoint_loading()
-        dataset_meta = dataset_meta_of(load_model_weights(model, checkpoint, strict=strict))
+        with safe_checkpoint_loading():
+            dataset_meta = dataset_meta_of(load_model_weights(model, checkpoint, strict=strict))
     model.dataset_meta = dict(dataset_meta or config_dataset_meta(cfg))
     model.cfg = cfg
-    if host == 'mmpretrain':  # where mmpretrain's inferencers look
-        model._dataset_meta = model.dataset_meta
     return model.to(device).eval()
 
 
@@ -151,6 +167,7 @@ def inference_model(model: torch.nn.Module, images: Union[Image, Sequence[Image]
         results = inference_detector(model, arrays)
     else:
         from mmpretrain.apis import ImageClassificationInferencer
-        inferencer = ImageClassificationInferencer(model, device=next(model.parameters()).device)
+        inferencer = ImageClassificationInferencer(model, device=next(model.parameters()).device,
+                                                   classes=model.dataset_meta.get('classes'))
         results = inferencer(arrays, return_datasamples=True)
     return results if batch else results[0]

@@ -39,7 +39,7 @@ class CPURunner(Runner):
     """
 
     def setup_env(self, env_cfg: dict) -> None:
-        if self._launcher != 'none' and not is_distributed():
+        if self.distributed and not is_distributed():
             backend = env_cfg.get('dist_cfg', {}).get('backend', 'gloo')
             torch.distributed.init_process_group(backend=backend)
         super().setup_env(env_cfg)
