@@ -63,20 +63,32 @@ def test_key_errors_read_as_written():
     assert exit_info.value.code == 'error: VANN is not in the mmseg::model registry'
 
 
-@pytest.mark.slow  # two subprocess runs of the tool
-def test_unknown_arch_is_one_error_line_and_debug_shows_the_traceback(tmp_path):
-    argv = ['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path, '--cfg-options',
-            'model.backbone.arch=b9']
-    result = run_tool(argv)
+@pytest.mark.slow  # a subprocess run of the tool
+def test_unknown_arch_in_a_config_is_one_error_line_naming_it(tmp_path):
+    result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path,
+                       '--cfg-options', 'model.backbone.arch=b9'])
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith('error: ') and 'Traceback' not in result.stderr
-    assert str(SYNTHETIC_CONFIG) in lines[-1]
-    assert "unknown arch 'b9'" in lines[-1] and 'b0, b1, b2' in lines[-1]
-    debug = run_tool(argv + ['--debug'])
-    assert debug.returncode == 1
-    assert 'Traceback (most recent call last)' in debug.stderr
-    assert debug.stderr.strip().splitlines()[-1] == lines[-1]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'error: {SYNTHETIC_CONFIG}: ') and 'Traceback' not in result.stderr
+    assert "unknown arch 'b9'" in last and 'b0, b1, b2' in last
+
+
+@pytest.mark.parametrize('debug', [False, True])
+def test_converter_ends_an_unknown_arch_in_one_line_with_debug_traceback(capsys, tmp_path,
+                                                                         debug):
+    """The converters' main, run as van2mmfreq.py runs it."""
+    from mmfreq.cli.convert import run_converter
+    from mmfreq.models.backbones.van import VAN
+    argv = [str(tmp_path / 'in.pth'), str(tmp_path / 'out.pth'), '--arch', 'b9']
+    with pytest.raises(SystemExit) as exit_info:
+        run_converter('Convert.', 'a VAN checkpoint', lambda parser: parser.add_argument('--arch'),
+                      build=lambda args: VAN(arch=args.arch),
+                      describe=lambda args: f'VAN arch {args.arch!r}',
+                      argv=argv + ['--debug'] * debug)
+    assert exit_info.value.code.startswith("error: VAN: unknown arch 'b9'; valid archs: b, b0")
+    err = capsys.readouterr().err
+    assert err.startswith('Traceback (most recent call last):') if debug else err == ''
+    assert ('in arch_from_zoo' in err) is debug
 
 
 @pytest.mark.parametrize('argv, env, expected', [
