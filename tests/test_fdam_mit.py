@@ -244,6 +244,19 @@ def test_gradients_reach_every_parameter(highpass_values):
     assert len(fdam_blocks) == 3 * sum(TINY['num_layers'])
 
 
+def test_activation_checkpointing_gives_the_same_outputs_and_gradients():
+    grads = []
+    for with_cp in (False, True):
+        model = FDAMMiT(TINY, freq_scale_cfg=SMALL_FREQ, with_cp=with_cp).train()
+        randomise_(model, std=0.1)
+        torch.manual_seed(0)
+        outs = model(torch.randn(1, 3, 32, 40))
+        sum(o.square().mean() for o in outs).backward()
+        grads.append([p.grad for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_freq_scale_defaults_are_fdams_trained_ones_as_in_fdam_vit():
     """16 groups, 4 filters, basis 14, router 0.0625 C: at MiT-B0's 32 channels
     that is 2 channels per group and a router 2 wide."""
