@@ -4,6 +4,8 @@ a toy run; through tools/train.py and tools/dist_train.sh (slow)."""
 import json
 import os
 import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from mmengine.hooks import Hook
 from mmfreq.engine.preemption import PREEMPTED_EXIT_CODE, PreemptionHook, TrainingPreempted
 from mmfreq.engine.resume import ResumeCheckHook, resume_point
 from mmfreq.testing.interruptions import SignalHook
-from mmfreq.testing.tools import SYNTHETIC_CONFIG, run_tool, small_run_options
+from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
 from mmfreq.testing.toy_runner import toy_runner
 from mmfreq.utils.checkpoint import safe_checkpoint_loading
 
@@ -205,3 +207,41 @@ def test_slurm_script_passes_other_outcomes_through(tmp_path, fake_slurm):
     assert '--signal' not in srun
     assert srun.endswith('--launcher slurm --resume x.pth')
     assert calls(tmp_path, 'scontrol') == []
+
+
+@pytest.fixture
+def fake_torchrun(tmp_path):
+    """A stand-in for ``python -m torch.distributed.run`` that records the signal
+    it gets and, on SIGTERM, says it was preempted, as train.py's ranks would."""
+    script = tmp_path / 'fake_python'
+    script.write_text(
+        '#!/usr/bin/env bash\n'
+        f'[ -n "${{FAKE_EXIT:-}}" ] && exit "$FAKE_EXIT"\n'
+        f'trap \'echo TERM >> "{tmp_path}/signals"; '
+        'echo "preempted: stub line" > "$MMFREQ_PREEMPTED_FILE"; exit 1\' TERM\n'
+        f'touch "{tmp_path}/ready"\n'
+        'for _ in $(seq 600); do sleep 0.1; done\n')  # ends by itself if never signalled
+    script.chmod(0o755)
+    return {'PYTHON': str(script)}
+
+
+@pytest.mark.parametrize('signal_name', ['SIGTERM', 'SIGUSR1'])
+def test_dist_train_passes_a_signal_on_and_exits_75(tmp_path, fake_torchrun, signal_name):
+    proc = subprocess.Popen(['bash', str(ROOT / 'tools' / 'dist_train.sh'), 'cfg.py', '2'],
+                            env={**os.environ, **fake_torchrun}, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 30
+    while not (tmp_path / 'ready').exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.Signals[signal_name])
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == PREEMPTED_EXIT_CODE
+    assert stderr.strip().splitlines()[-1] == 'dist_train.sh: preempted: stub line'
+    assert (tmp_path / 'signals').read_text() == 'TERM\n'
+
+
+def test_dist_train_returns_torchruns_own_failure(tmp_path, fake_torchrun):
+    result = run_tool(['tools/dist_train.sh', 'cfg.py', '2'], env={**fake_torchrun,
+                                                                 'FAKE_EXIT': '3'})
+    assert result.returncode == 3
