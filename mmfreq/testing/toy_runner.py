@@ -57,8 +57,9 @@ def toy_runner(work_dir: Path, max_iters: int = 6, interval: int = 2, width: int
                load_from: Optional[str] = None, max_keep_ckpts: int = -1,
                paramwise_cfg: Optional[dict] = None,
                param_scheduler: Optional[list] = None) -> Runner:
-    """An iteration-based run of :class:`ToyRegressor` (SGD with momentum, a
-    linear warm-up then a poly decay, batches of 4 in a fixed order, seed 0)
+    """An iteration-based run of :class:`ToyRegressor` (initialised from seed
+    0, SGD with momentum, a linear warm-up then a poly decay, batches of 4 in
+    a fixed order)
     saving through mmfreq's checkpoint hook every ``interval`` iterations.
 
     Args:
@@ -83,8 +84,11 @@ def toy_runner(work_dir: Path, max_iters: int = 6, interval: int = 2, width: int
         param_scheduler = [
             dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
             dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=3, end=max_iters)]
+    with torch.random.fork_rng():  # the same initial weights in every run, whatever ran before
+        torch.manual_seed(0)
+        model = ToyRegressor(width)
     return Runner(
-        model=ToyRegressor(width),
+        model=model,
         work_dir=str(work_dir),
         experiment_name=f'toy_{next(_names)}',
         train_dataloader=DataLoader(ToyData(), batch_size=4, shuffle=False),
