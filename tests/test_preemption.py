@@ -12,12 +12,14 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
+from mmfreq.engine.checkpoint_hook import AtomicCheckpointHook
 from mmfreq.engine.preemption import PREEMPTED_EXIT_CODE, PreemptionHook, TrainingPreempted
 from mmfreq.engine.resume import ResumeCheckHook, resume_point
 from mmfreq.testing.interruptions import SignalHook
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
 from mmfreq.testing.toy_runner import toy_runner
 from mmfreq.utils.checkpoint import safe_checkpoint_loading
+from mmfreq.utils.weights import read_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -245,3 +247,18 @@ def test_dist_train_returns_torchruns_own_failure(tmp_path, fake_torchrun):
     result = run_tool(['tools/dist_train.sh', 'cfg.py', '2'], env={**fake_torchrun,
                                                                  'FAKE_EXIT': '3'})
     assert result.returncode == 3
+
+
+def test_a_by_epoch_run_is_saved_mid_epoch_as_the_epoch_under_way(tmp_path):
+    """mmengine resumes a by-epoch checkpoint at the start of meta['epoch']: a
+    stop in the middle of epoch 0 must not be saved as a finished epoch."""
+    runner = toy_runner(tmp_path)
+    hook = AtomicCheckpointHook(interval=1, by_epoch=True, save_optimizer=False,
+                                save_param_scheduler=False)
+    hook.before_train(runner)
+    runner.train_loop._iter = 4  # iteration 5 of epoch 0 just ended
+    path = hook.save_now(runner)
+    assert path == str(tmp_path / 'iter_5.pth')
+    assert read_checkpoint(path)['meta']['epoch'] == 0
+    assert read_checkpoint(path)['meta']['iter'] == 5
+    assert (tmp_path / 'last_checkpoint').read_text() == path
