@@ -173,6 +173,30 @@ def test_file_that_pickles_code_is_refused_in_one_line_naming_the_global(tmp_pat
     assert info.value.__cause__ is None and info.value.__context__ is None
 
 
+def test_backbone_pretrained_refuses_code_whatever_loader_is_registered(tmp_path):
+    """A backbone's Pretrained read goes through the safe loader even where
+    mmengine's own loader is registered (a script that never imported
+    mmfreq.safe_loading), and is refused in one line naming the global."""
+    from mmfreq.models.backbones import VAN
+
+    marker = tmp_path / 'payload_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'meta': {'x': RunsACommand(f'touch {marker}')}},
+               path)
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    try:
+        model = VAN(arch='b0', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+        with pytest.raises(UnsafeCheckpointError) as info:
+            model.init_weights()
+        assert CheckpointLoader._get_checkpoint_loader(str(path)) is load_from_local
+    finally:
+        enable_safe_checkpoint_loading()
+    message = str(info.value)
+    assert not marker.exists()
+    assert str(path) in message and f'{os.system.__module__}.system' in message
+    assert 'weights_only' not in message and '\n' not in message
+
+
 def test_file_that_is_no_checkpoint_is_unreadable_not_unsafe(tmp_path):
     path = tmp_path / 'notes.pth'
     path.write_bytes(b'xsome text, not a pickle')

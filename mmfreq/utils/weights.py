@@ -31,7 +31,7 @@ from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import get_torchvision_models
 
 from .atomic_save import save_checkpoint_atomically
-from .checkpoint import UnsafeCheckpointError
+from .checkpoint import UnsafeCheckpointError, safe_checkpoint_loading
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -111,8 +111,8 @@ def read_checkpoint(source: str) -> dict:
 
     URLs (and ``torchvision://NAME``) are downloaded once
     (:func:`download_cached`) and then read like a local file, through
-    mmengine's loader for local files (mmfreq's safe loader when it is
-    enabled), never with the full unpickler.
+    mmfreq's safe loader (whatever loader mmengine has registered), never
+    with the full unpickler.
 
     Raises:
         ValueError: the file is not a readable torch checkpoint (truncated,
@@ -123,7 +123,8 @@ def read_checkpoint(source: str) -> dict:
         url = get_torchvision_models()[source[len('torchvision://'):]]
     path = download_cached(url) if url.startswith(('http://', 'https://')) else source
     try:
-        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        with safe_checkpoint_loading():
+            checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     except UnsafeCheckpointError:  # names the file and what it pickles
         raise
     except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
