@@ -41,14 +41,16 @@ class SaveKilled(Exception):
     pass
 
 
+def half_write(path, data):
+    """A write that stops half way, as a kill would (an exception here)."""
+    with atomic_save.atomic_output(path) as file:
+        file.write(data[:len(data) // 2])
+        raise SaveKilled(path)
+
+
 @pytest.fixture
 def kill_next_save(monkeypatch):
-    """The next atomic write stops half way, as a kill would (an exception here)."""
-    def write_half(path, data):
-        with atomic_save.atomic_output(path) as file:
-            file.write(data[:len(data) // 2])
-            raise SaveKilled(path)
-    monkeypatch.setattr(atomic_save, 'write_file_atomically', write_half)
+    monkeypatch.setattr(atomic_save, 'write_file_atomically', half_write)
 
 
 def test_atomic_output_replaces_the_file_only_when_complete(tmp_path):
@@ -123,11 +125,6 @@ def test_a_save_killed_half_way_leaves_the_previous_checkpoint_and_pointer(tmp_p
             monkeypatch.setattr(atomic_save, 'write_file_atomically', half_write)
         save_with_step(runner, step, meta)
 
-    def half_write(path, data):
-        with atomic_save.atomic_output(path) as file:
-            file.write(data[:len(data) // 2])
-            raise SaveKilled(path)
-
     monkeypatch.setattr(hook, '_save_checkpoint_with_step', kill_at_4)
     with pytest.raises(SaveKilled):
         runner.train()
@@ -166,6 +163,24 @@ def test_previous_best_checkpoint_survives_a_killed_save_of_the_next(tmp_path, m
     hook._save_best_checkpoint(runner, {'acc': 0.8})  # mmengine recorded 0.7 before the save
     assert not first.is_file()
     assert (tmp_path / 'best_acc_iter_2.pth').is_file()
+
+
+def test_published_checkpoint_is_written_atomically(tmp_path, monkeypatch):
+    runner = toy_runner(tmp_path, max_iters=4, interval=4)
+    hook = next(h for h in runner.hooks if isinstance(h, AtomicCheckpointHook))
+    hook.published_keys = ['meta', 'state_dict']
+    runner.train()
+    [published] = tmp_path.glob('iter_4-*.pth')
+    assert re.fullmatch(r'iter_4-[0-9a-f]{8}\.pth', published.name)
+    checkpoint = read_checkpoint(str(published))
+    assert set(checkpoint) == {'meta', 'state_dict'}
+    assert checkpoint['state_dict'].keys() == runner.model.state_dict().keys()
+
+    published.unlink()
+    monkeypatch.setattr(atomic_save, 'write_file_atomically', half_write)
+    with pytest.raises(SaveKilled):
+        hook.after_train(runner)
+    assert not list(tmp_path.glob('iter_4-*')) and not atomic_save.unfinished_saves(tmp_path)
 
 
 def test_unfinished_saves_are_removed_when_training_starts(tmp_path):

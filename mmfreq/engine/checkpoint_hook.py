@@ -2,17 +2,23 @@
 (:class:`AtomicCheckpointHook`), and loaded strictly, in any layout
 :mod:`mmfreq.utils.model_weights` reads, for ``tools/test.py`` and for
 fine-tuning (``load_from``, :class:`CheckpointLoadHook`)."""
+import hashlib
 import os.path as osp
 import pickle
 from typing import Dict, Optional
 
 from mmengine.config import Config, ConfigDict
-from mmengine.dist import is_main_process
+from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
-from mmengine.runner import Runner
+from mmengine.runner import CheckpointLoader, Runner
 
-from mmfreq.utils.atomic_save import ATOMIC_BACKEND_ARGS, unfinished_saves, write_file_atomically
+from mmfreq.utils.atomic_save import (
+    ATOMIC_BACKEND_ARGS,
+    save_checkpoint_atomically,
+    unfinished_saves,
+    write_file_atomically,
+)
 from mmfreq.utils.model_weights import (
     ModelCheckpointMismatch,
     load_model_weights,
@@ -95,8 +101,8 @@ class CheckpointLoadHook(Hook):
 class AtomicCheckpointHook(CheckpointHook):
     """mmengine's ``CheckpointHook`` whose files survive a kill at any moment.
 
-    - Interval, last and best checkpoints are written to a temporary file in
-      their folder, synced and renamed into place
+    - Interval, last, best and published checkpoints are written to a
+      temporary file in their folder, synced and renamed into place
       (:class:`~mmfreq.utils.atomic_save.AtomicLocalBackend`).
     - ``last_checkpoint`` is rewritten the same way, after the checkpoint it
       names is in place.
@@ -155,6 +161,22 @@ class AtomicCheckpointHook(CheckpointHook):
                                                            self.filename_tmpl.format(step)):
             self._save_checkpoint(runner)
         return str(self.last_ckpt)
+
+    @master_only
+    def _publish_model(self, runner: Runner, ckpt_path: str) -> None:
+        """Write ``<checkpoint>-<sha256[:8]>.pth`` with only ``published_keys``
+        (mmengine's naming: the hash of the pickled result), atomically."""
+        if not self.atomic:
+            super()._publish_model(runner, ckpt_path)
+            return
+        checkpoint = CheckpointLoader.load_checkpoint(ckpt_path, map_location='cpu')
+        published = {k: v for k, v in checkpoint.items() if k in self.published_keys}
+        left_out = [k for k in checkpoint if k not in published]
+        digest = hashlib.sha256(pickle.dumps(published)).hexdigest()[:8]
+        final_path = f'{osp.splitext(ckpt_path)[0]}-{digest}.pth'
+        save_checkpoint_atomically(published, final_path)
+        runner.logger.info(f'The checkpoint ({ckpt_path}) is published to {final_path}'
+                           + (f' without {", ".join(left_out)}' if left_out else ''))
 
     def _point_at_last(self, runner: Runner) -> None:
         if is_main_process():
