@@ -2,7 +2,7 @@
 # scenes, from scratch: mmseg's ViT layout through mmfreq.FDAMVisionTransformer (class
 # token, FDAM off), no neck, UPerHead on four maps of the same stride, an FCN auxiliary
 # head. 6 layers of 128 channels, 4 heads, patch 8 (maps at stride 8 of the 128x128
-# crops); the schedule of fpn_van_t_synthetic.py (600 iterations, minutes on 2 cores).
+# crops); the data and schedule of fpn_van_t_synthetic.py (600 iterations of 8 images).
 # The baseline of upernet_deit_s_fdam_synthetic.py. Make the data first:
 #   python -m mmfreq.datasets.synthetic_scenes data/synthetic_ade
 _base_ = './fpn_van_t_synthetic.py'
