@@ -207,6 +207,20 @@ def test_file_that_is_no_checkpoint_is_unreadable_not_unsafe(tmp_path):
     assert 'weights_only' not in str(info.value)
 
 
+@pytest.mark.parametrize('keep_bytes', [100, 5000])
+def test_truncated_checkpoint_is_unreadable_naming_the_file(tmp_path, keep_bytes):
+    """Cut short at 5000 bytes, torch's zip reader raises OSError (errno 22),
+    which the weights layer names as it names every unreadable file."""
+    from mmfreq.utils.weights import read_checkpoint
+
+    path = tmp_path / 'cut.pth'
+    torch.save({'state_dict': {f'w{i}': torch.randn(64, 64) for i in range(8)}}, path)
+    path.write_bytes(path.read_bytes()[:keep_bytes])
+    with pytest.raises(ValueError) as info:
+        read_checkpoint(str(path))
+    assert str(path) in str(info.value) and 'not a readable checkpoint' in str(info.value)
+
+
 def test_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nothing.pth'):
         load_from_local_safely(str(tmp_path / 'nothing.pth'))

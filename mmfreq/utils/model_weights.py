@@ -20,16 +20,15 @@ unchanged; what differs is the meta: 0.x files carry ``meta['CLASSES']`` and
 ``meta['PALETTE']``, 1.x files ``meta['dataset_meta']``
 (:func:`dataset_meta_of` reads both).
 """
-import os
 import os.path as osp
 import re
 from fnmatch import fnmatch
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
 
+from .atomic_save import save_checkpoint_atomically
 from .weights import (
     StateDict,
     WeightFormat,
@@ -262,6 +261,5 @@ def convert_model_checkpoint_file(model: nn.Module, src: str, dst: str) -> str:
     dataset_meta = dataset_meta_of(checkpoint)
     if dataset_meta:
         meta['dataset_meta'] = dataset_meta
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save({'state_dict': state, 'meta': meta}, dst)
+    save_checkpoint_atomically({'state_dict': state, 'meta': meta}, dst)
     return layout

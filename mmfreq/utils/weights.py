@@ -127,7 +127,10 @@ def read_checkpoint(source: str) -> dict:
             checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     except UnsafeCheckpointError:  # names the file and what it pickles
         raise
-    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+    except FileNotFoundError:
+        raise
+    # OSError: torch's zip reader on some truncated files ('[Errno 22] Invalid argument')
+    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError) as err:
         where = source if path == source else f'{source} (cached at {path}; delete it to ' \
             'download again)'
         raise ValueError(f'{where} is not a readable checkpoint (truncated, not saved by '
