@@ -186,8 +186,6 @@ class FDAMViT(BaseModule):
         **dict.fromkeys(['l', 'large'], dict(
             embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096)),
     }
-    # what ``layers`` is made of (a subclass may swap in another formulation)
-    block_type = FDAMBlock
     # Keys an FDAM-ViT may lack in a plain ViT checkpoint, and plain-ViT keys it drops.
     fdam_keys = ('*.att_inv.*', '*freq_scale.*')
     classification_keys = ('cls_token', 'norm.*', 'fc_norm.*', 'head.*', 'head_drop.*')
@@ -217,7 +215,7 @@ class FDAMViT(BaseModule):
         self.patch_embed.proj = nn.Conv2d(in_channels, embed_dims, patch_size, patch_size)
         self.pos_embed = nn.Parameter(torch.zeros(1, math.prod(self.pretrain_grid), embed_dims))
         self.layers = nn.ModuleList(
-            self.block_type(embed_dims, arch['num_heads'], arch['feedforward_channels'],
+            FDAMBlock(embed_dims, arch['num_heads'], arch['feedforward_channels'],
                       qkv_bias=qkv_bias, drop_path=drop_path_rate,
                       layer_scale_init=layer_scale_init, att_inv=att_inv,
                       freq_scale=freq_scale, freq_scale_cfg=freq_scale_cfg, with_cp=with_cp)
