@@ -34,7 +34,10 @@ def test_config_builds_and_runs_forward(name):
             return
         out = model(inputs)
     if cfg.default_scope == 'mmseg':  # per-pixel class scores at the head's stride (1/4)
-        stride = cfg.model.decode_head.get('feature_strides', [4])[0]
+        # a ViT without a neck (mmseg's DeiT UperNet): the patch grid's stride
+        plain_vit = cfg.model.get('neck') is None and 'patch_size' in cfg.model.backbone
+        stride = cfg.model.decode_head.get(
+            'feature_strides', [cfg.model.backbone.patch_size if plain_vit else 4])[0]
         assert out.shape == (1, cfg.model.decode_head.num_classes, 64 // stride, 96 // stride)
     else:
         assert out.shape == (1, cfg.model.head.num_classes)

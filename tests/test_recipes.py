@@ -88,7 +88,32 @@ VAN_DET_1X = functools.partial(
     schedule=('epochs', 12), warmup=(500, 1e-3), decay=('step', (8, 11)), drop_path=0.1,
     scales=COCO_1X_SCALES)
 
+# mmseg 1.2.2 segformer/segformer_mit-b{0,1,2}_8xb2-160k_ade20k-512x512.py (8 GPUs x 2, AdamW
+# 6e-5 / 0.01, no decay on 'pos_block' / 'norm', lr x 10 on 'head', warm-up 1500 from 1e-6,
+# poly 1.0 to 0; drop path 0.1 from _base_/models/segformer_mit-b0.py); the FDAM rows add
+# lr x 2 on freq_scale, as the official FDAM config
+MMSEG_SEGFORMER = functools.partial(
+    recipe, optimizer=('AdamW', 6e-5, 0.01), no_decay=('pos_block', 'norm'), batch=(2, 8),
+    schedule=('iters', 160000), warmup=(1500, 1e-6), decay=('poly', 1.0, 0.0), drop_path=0.1,
+    scales=ADE_SCALES)
+
+# mmseg 0.x configs/vit/upernet_deit-s16_512x512_160k_ade20k.py, the run behind mmseg's 42.87
+# (8 GPUs x 2, AdamW 6e-5 / 0.01, no decay on pos_embed / cls_token, warm-up 1500 from 1e-6,
+# poly 1.0, 160k; drop path 0.1); the FDAM row adds lr x 2 on freq_scale
+DEIT_S_UPERNET = functools.partial(
+    recipe, optimizer=('AdamW', 6e-5, 0.01), no_decay=('pos_embed', 'cls_token'), batch=(2, 8),
+    schedule=('iters', 160000), warmup=(1500, 1e-6), decay=('poly', 1.0, 0.0), drop_path=0.1,
+    scales=ADE_SCALES)
+
 RECIPES = {
+    'upernet_deit_s.py': DEIT_S_UPERNET(),
+    'upernet_deit_s_fdam.py': DEIT_S_UPERNET(lr_mult={'freq_scale': 2.0}),
+    'segformer_mit_b0.py': MMSEG_SEGFORMER(lr_mult={'head': 10.0}),
+    'segformer_mit_b0_fdam.py': MMSEG_SEGFORMER(lr_mult={'head': 10.0, 'freq_scale': 2.0}),
+    'segformer_mit_b1.py': MMSEG_SEGFORMER(lr_mult={'head': 10.0}),
+    'segformer_mit_b1_fdam.py': MMSEG_SEGFORMER(lr_mult={'head': 10.0, 'freq_scale': 2.0}),
+    'segformer_mit_b2.py': MMSEG_SEGFORMER(lr_mult={'head': 10.0}),
+    'segformer_mit_b2_fdam.py': MMSEG_SEGFORMER(lr_mult={'head': 10.0, 'freq_scale': 2.0}),
     'upernet_van_t.py': VAN_UPERNET(drop_path=0.1),
     'upernet_van_s.py': VAN_UPERNET(drop_path=0.1),
     'upernet_van_b.py': VAN_UPERNET(drop_path=0.1),
