@@ -232,8 +232,10 @@ def test_aa_resnet_out_indices_name_the_valid_range():
 def test_pretrained_argument_means_a_pretrained_init_cfg(tmp_path):
     """mmdet's Swin and mmseg's ViT take ``pretrained``; mmseg's EncoderDecoder passes it on."""
     from mmengine.config import ConfigDict
+    from mmengine.registry import init_default_scope
     from mmseg.models.segmentors import EncoderDecoder
 
+    init_default_scope('mmseg')  # FCNHead: an earlier test may have left mmdet's scope
     source = VAN(arch='t').eval()
     path = tmp_path / 'van_t.pth'
     torch.save({'state_dict': source.state_dict()}, path)
