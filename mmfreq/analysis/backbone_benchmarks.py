@@ -21,9 +21,16 @@ measures each model's peak memory in a fresh process
   every output of every eager model but the bound and the extras that
   compute another function, on the row's input in eval mode
   (:func:`max_abs_difference`);
+- ``params``: ``{model: parameter count}`` of every eager model
+  (:func:`parameter_counts`; lines before 2026-12-06 have none);
 - the machine and run fields of :func:`mmfreq.analysis.benchmarking.start_record`.
 
-The reference formulations are those of :mod:`mmfreq.reference`.
+The reference formulations are those of :mod:`mmfreq.reference`. The FDAM
+host families (``fdam_mit``, ``fdam_deit_s``, ``fdam_mit_ablation``) have
+no reference formulation: their reference is the host without FDAM, and
+the FDAM models compute another function, so their ratio to the reference
+is FDAM's cost over the host; the installed mmseg module of the host on the
+same weights is the one parity check in them.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -31,8 +38,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from mmfreq.models import VAN, AAResNet, FDAMViT, FocalTransformer
-from mmfreq.models.backbones import convert_van_state_dict
+from mmfreq.models import VAN, AAResNet, FDAMMiT, FDAMVisionTransformer, FDAMViT, FocalTransformer
+from mmfreq.models.backbones import convert_van_state_dict, convert_vit_state_dict
 from mmfreq.models.layers import AAConv2d, FocalAttention, FreqScale, add_freq_scale
 from mmfreq.reference import (
     ExplicitFDAMViT,
@@ -209,6 +216,113 @@ def build_fdam_vit(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
     return FDAMViT(arch, att_inv=att_inv, freq_scale=freq_scale).eval()
 
 
+# FDAM on mmseg's hosts: SegFormer's Mix Transformer and mmseg's DeiT-S ViT.
+# The host is built by the installed mmseg with seed-0 weights (mmseg's
+# initialisation); every mmfreq model takes the host's weights, and the FDAM
+# parameters their own seed-0 initialisation.
+FDAM_HOST_MODELS = {'reference': (False, False), 'mmfreq': (True, True),
+                    'host+att_inv': (True, False), 'host+freq_scale': (False, True)}
+FDAM_HOST_OTHER_FUNCTIONS = ('mmfreq', 'host+att_inv', 'host+freq_scale')
+
+
+def _with_host_weights(model: nn.Module, host: nn.Module, convert=None) -> nn.Module:
+    """``model`` (seed-0 FDAM parameters) with every weight of mmseg's ``host``.
+
+    Raises:
+        KeyError: a host weight has no place in ``model``, or a parameter
+            of ``model`` that is no FDAM parameter got no host weight.
+    """
+    state = host.state_dict() if convert is None else convert(host.state_dict())
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    not_fdam = [k for k in missing if '.att_inv.' not in k and 'freq_scale.' not in k]
+    if unexpected or not_fdam:
+        raise KeyError(f'host weights do not fit {type(model).__name__}: unexpected '
+                       f'{unexpected[:3]}, missing {not_fdam[:3]}')
+    return model
+
+
+def _mmseg_mit(arch: str) -> nn.Module:
+    from mmseg.models.backbones import MixVisionTransformer
+
+    torch.manual_seed(0)
+    host = MixVisionTransformer(**FDAMMiT.arch_zoo[arch])
+    host.init_weights()
+    host.eval()  # (mmseg's train() returns None)
+    return host
+
+
+def build_fdam_mit(arch: str, model: str, size: Tuple[int, int],
+                   freq_scale_cfg: Optional[dict] = None) -> nn.Module:
+    """SegFormer's encoder MiT-``arch``: 'mmseg', mmseg's
+    ``MixVisionTransformer`` with seed-0 weights; 'reference', mmfreq's
+    FDAMMiT with FDAM off (the plain host) on those weights; 'mmfreq' with
+    AttInv and FreqScale, 'host+att_inv' and 'host+freq_scale' with one
+    (FreqScale with ``freq_scale_cfg``, default FDAM's trained one)."""
+    host = _mmseg_mit(arch)
+    if model == 'mmseg':
+        return host
+    if model not in FDAM_HOST_MODELS:
+        raise KeyError(f'FDAM-MiT benchmark has no model {model!r}')
+    att_inv, freq_scale = FDAM_HOST_MODELS[model]
+    torch.manual_seed(0)
+    mit = FDAMMiT(arch, att_inv=att_inv, freq_scale=freq_scale,
+                  freq_scale_cfg=freq_scale_cfg or {})
+    return _with_host_weights(mit, host).eval()
+
+
+# mmseg's DeiT UperNet backbones (vit/vit_deit-s16_upernet_8xb2-160k_ade20k-512x512.py
+# on _base_/models/upernet_vit-b16_ln_mln.py), with the patch bias of
+# configs/upernet_deit_s.py; 'tiny' is DeiT-Ti's width (for quick checks)
+DEIT_ARCHS = {'small': dict(embed_dims=384, num_heads=6), 'tiny': dict(embed_dims=192, num_heads=3)}
+DEIT_ARGS = dict(img_size=(512, 512), patch_size=16, num_layers=12, mlp_ratio=4,
+                 out_indices=(2, 5, 8, 11), qkv_bias=True, drop_path_rate=0.1,
+                 with_cls_token=True, norm_cfg=dict(type='LN', eps=1e-6),
+                 act_cfg=dict(type='GELU'), interpolate_mode='bicubic', patch_bias=True)
+
+
+def build_fdam_deit(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
+    """mmseg's DeiT-``arch`` UperNet backbone: 'mmseg', mmseg's
+    ``VisionTransformer`` with seed-0 weights; 'reference',
+    FDAMVisionTransformer with FDAM off (the plain host) on those weights;
+    'mmfreq' with AttInv and FreqScale, 'host+att_inv' and 'host+freq_scale'
+    with one. The position embedding is learned at 512x512 (the config's)."""
+    from mmseg.models.backbones import VisionTransformer
+
+    args = {**DEIT_ARGS, **DEIT_ARCHS[arch]}
+    torch.manual_seed(0)
+    host = VisionTransformer(**args)
+    host.init_weights()
+    host.eval()  # (mmseg's train() returns None)
+    if model == 'mmseg':
+        return host
+    if model not in FDAM_HOST_MODELS:
+        raise KeyError(f'FDAM-DeiT benchmark has no model {model!r}')
+    att_inv, freq_scale = FDAM_HOST_MODELS[model]
+    torch.manual_seed(0)
+    vit = FDAMVisionTransformer(**args, att_inv=att_inv, freq_scale=freq_scale)
+    grid = vit.pretrain_grid
+    return _with_host_weights(vit, host, lambda s: convert_vit_state_dict(s, grid)).eval()
+
+
+# Item 6 of issue 27: FreqScale's basis filters and groups in FDAM-MiT
+ABLATION_FILTERS = (2, 4, 8)
+ABLATION_GROUPS = (8, 16, 32)
+ABLATION_SETTINGS = {f'filters{n}_groups{g}': dict(num_filters=n, groups=g)
+                     for n in ABLATION_FILTERS for g in ABLATION_GROUPS}
+
+
+def build_fdam_mit_ablation(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
+    """'reference': the plain MiT-``arch`` (FDAMMiT with FDAM off, mmseg's
+    seed-0 weights); 'filters{n}_groups{g}': FDAM-MiT whose FreqScales have
+    n basis filters and g groups (FDAM's trained basis size and router
+    otherwise) on those weights."""
+    if model == 'reference':
+        return build_fdam_mit(arch, model, size)
+    if model not in ABLATION_SETTINGS:
+        raise KeyError(f'FDAM-MiT ablation has no model {model!r}')
+    return build_fdam_mit(arch, 'mmfreq', size, ABLATION_SETTINGS[model])
+
+
 # FreqScale alone, with each of its two transforms
 class ResidualFreqScale(nn.Module):
     """``x + FreqScale(x)`` on (B, H, W, C) maps, always with one transform.
@@ -266,6 +380,22 @@ FAMILIES: Dict[str, Family] = {
         ('mmfreq', 'vit', 'vit+att_inv', 'vit+freq_scale'), _rows([512], [512], 1), bound='vit',
         compiled=('reference', 'mmfreq', 'vit'),
         other_functions=('vit', 'vit+att_inv', 'vit+freq_scale')),
+    'fdam_mit': Family(
+        'FDAM-MiT', build_fdam_mit, 'b0',
+        "the host without FDAM: FDAMMiT with FDAM off, on mmseg's seed-0 MiT weights",
+        ('mmfreq', 'mmseg', 'host+att_inv', 'host+freq_scale'), _rows([512], [512], 2),
+        other_functions=FDAM_HOST_OTHER_FUNCTIONS),
+    'fdam_deit_s': Family(
+        'FDAM-DeiT', build_fdam_deit, 'small',
+        "the host without FDAM: FDAMVisionTransformer with FDAM off, on mmseg's seed-0 "
+        'DeiT-S ViT weights',
+        ('mmfreq', 'mmseg', 'host+att_inv', 'host+freq_scale'), _rows([512], [512], 2),
+        other_functions=FDAM_HOST_OTHER_FUNCTIONS),
+    'fdam_mit_ablation': Family(
+        'FDAM-MiT ablation', build_fdam_mit_ablation, 'b0',
+        "the host without FDAM: FDAMMiT with FDAM off, on mmseg's seed-0 MiT weights",
+        tuple(ABLATION_SETTINGS), _rows([512], [512], 2), compiled=(),
+        other_functions=tuple(ABLATION_SETTINGS)),
     'freq_scale': Family(
         'FreqScale', build_freq_scale, '768', 'FreqScale with torch.fft',
         ('dft_matrices',), _rows(GRID_SIDES, GRID_SIDES, 1), compiled=(),
@@ -273,15 +403,26 @@ FAMILIES: Dict[str, Family] = {
 }
 
 
+def _lists_as_tuples(outputs):
+    if isinstance(outputs, (list, tuple)):
+        return tuple(_lists_as_tuples(x) for x in outputs)
+    if isinstance(outputs, dict):
+        return {k: _lists_as_tuples(v) for k, v in outputs.items()}
+    return outputs
+
+
 def max_abs_difference(outputs, expected) -> float:
     """Largest ``|a - b|`` over every tensor of two outputs of the same
-    structure (a tensor, or nested tuples, lists and dicts of them).
+    structure (a tensor, or nested tuples, lists and dicts of them; a list
+    and a tuple of the same items are the same structure: mmseg's backbones
+    return lists where mmfreq's return tuples).
 
     Raises:
         ValueError: the outputs differ in structure or in a tensor's shape.
     """
-    leaves, spec = torch.utils._pytree.tree_flatten(outputs)
-    expected_leaves, expected_spec = torch.utils._pytree.tree_flatten(expected)
+    leaves, spec = torch.utils._pytree.tree_flatten(_lists_as_tuples(outputs))
+    expected_leaves, expected_spec = torch.utils._pytree.tree_flatten(
+        _lists_as_tuples(expected))
     if spec != expected_spec:
         raise ValueError(f'outputs differ in structure: {spec} vs {expected_spec}')
     largest = 0.0
@@ -307,8 +448,15 @@ def output_differences(family: Family, arch: str, row: Row, device: str = 'cpu'
                 if name not in ('reference', family.bound, *family.other_functions)}
 
 
+def parameter_counts(family: Family, arch: str, row: Row) -> Dict[str, int]:
+    """The number of parameters of each eager model of ``row``."""
+    return {name: sum(p.numel() for p in family.build(arch, name, row.size).parameters())
+            for name in family.models_of(row)}
+
+
 def row_record(family_name: str, arch: str, row: Row, results: Dict[str, Dict[str, float]],
-               differences: Dict[str, float], environment: dict) -> dict:
+               differences: Dict[str, float], params: Dict[str, int],
+               environment: dict) -> dict:
     """The result line of one row (the format in this module's docstring)."""
     family = FAMILIES[family_name]
     return dict(family=family_name, arch=arch, mode=row.mode,
@@ -316,4 +464,4 @@ def row_record(family_name: str, arch: str, row: Row, results: Dict[str, Dict[st
                 bound=family.bound,
                 results={name: dict(latency_ms=r['latency_ms'], peak_mb=r['peak_mb'])
                          for name, r in results.items()},
-                max_abs_diff=differences, **environment)
+                max_abs_diff=differences, params=params, **environment)

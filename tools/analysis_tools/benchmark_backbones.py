@@ -5,6 +5,8 @@
         [--inference-sizes 512] [--train-sizes 512 224] [--batch 2]
         [--device cpu|cuda] [--no-compile] [--iters 3] [--out benchmarks/results/backbones.jsonl]
     python tools/analysis_tools/benchmark_backbones.py --families freq_scale --arch freq_scale=96
+    python tools/analysis_tools/benchmark_backbones.py --families fdam_mit fdam_deit_s
+    python tools/analysis_tools/benchmark_backbones.py --families fdam_mit_ablation --no-compile
 
 Each family (``mmfreq/analysis/backbone_benchmarks.py``) compares mmfreq's
 backbone with the same weights in a reference formulation
@@ -12,9 +14,16 @@ backbone with the same weights in a reference formulation
 AA-Conv's paper formulation, FDAM's explicit AttInv and FreqScale), and a
 bound: the network with its attention at no cost (for FDAM-ViT the plain
 ViT). ``freq_scale`` times one FreqScale with each of its transforms on
-square grids (sizes are the grid sides). Every row (a mode at one input
-size; a family's default rows unless sizes are given) times all models in
-one process, interleaved round by round, eager and, unless
+square grids (sizes are the grid sides). ``fdam_mit`` (SegFormer's MiT,
+default B0) and ``fdam_deit_s`` (mmseg's DeiT-S ViT) time FDAM's cost over
+its host: the reference is the host without FDAM (mmfreq's class with FDAM
+off), the FDAM models compute another function, and mmseg's own module on
+the same weights is the parity check. ``fdam_mit_ablation`` times FDAM-MiT
+with FreqScale's num_filters in {2, 4, 8} and groups in {8, 16, 32} over
+the plain MiT. Every line also records each model's parameter count.
+
+Every row (a mode at one input size; a family's default rows unless sizes
+are given) times all models in one process, interleaved round by round, eager and, unless
 ``--no-compile``, compiled (``torch.compile``, inductor; compiling is not
 timed); the peak memory of each model's pass is measured in a fresh
 process on the CPU, by the allocator on CUDA. Before timing, every output
@@ -36,6 +45,7 @@ from mmfreq.analysis.backbone_benchmarks import (
     MODES,
     Row,
     output_differences,
+    parameter_counts,
     row_record,
 )
 from mmfreq.analysis.benchmarking import (
@@ -118,7 +128,8 @@ def run_row(family_name: str, arch: str, row: Row, args: argparse.Namespace,
     if differences:
         print('  largest |output - reference output|: ' +
               ', '.join(f'{name} {d:.1e}' for name, d in differences.items()))
-    return row_record(family_name, arch, row, results, differences, environment)
+    return row_record(family_name, arch, row, results, differences,
+                      parameter_counts(family, arch, row), environment)
 
 
 def main(argv=None) -> None:
