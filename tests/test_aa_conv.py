@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from mmfreq.models.layers import AAConv2d
-from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.reference import paper_aa_conv as reference_aa_conv
+from mmfreq.testing.compile import assert_compiles_like_eager
 
 
 @pytest.mark.parametrize('size,stride', [((7, 7), 1), ((5, 9), 1), ((11, 6), 2),
