@@ -258,7 +258,8 @@ def load_pretrained_weights(module: nn.Module, source: str, formats: Sequence[We
     try:
         fmt, state, others = _recognise(state, formats, prefix)
     except LookupError as err:
-        raise ValueError(f'{source} is not a {type(module).__name__} checkpoint: '
+        under = f' under prefix={prefix!r}' if prefix else ''
+        raise ValueError(f'{source} is not a {type(module).__name__} checkpoint{under}: '
                          f'{err.args[0]}') from err
     to_load, new, dropped = convert_checked(module, state, fmt, source)
     module.load_state_dict(to_load, strict=False)
