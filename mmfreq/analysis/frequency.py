@@ -11,13 +11,25 @@ For the token matrix X (N tokens x C channels) of one layer and one image:
   min(N, C));
 - mean pairwise |cosine| similarity of the tokens (i != j): 1 when the tokens
   have collapsed onto one direction.
+
+:func:`block_statistics` measures them on the output of every token block of
+a backbone: FDAM-ViT's and mmseg-ViT's blocks (``FDAMBlock``, one grid; the
+class token and other prefix tokens are not part of it) and the Mix
+Transformer's (``FDAMMiTBlock``, one grid per stage).
 """
-from typing import Dict
+from typing import Dict, Iterable, List, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
+from mmfreq.models.backbones.fdam_mit import FDAMMiTBlock
+from mmfreq.models.backbones.fdam_vit import FDAMBlock
+
 BANDS = ('low', 'mid', 'high')
+STATISTICS = (*BANDS, 'effective_rank', 'mean_abs_cosine')
+# blocks called as ``block(x, hw_shape)`` on (B, P + H*W, C) tokens, P = num_prefix_tokens
+TOKEN_BLOCKS = (FDAMBlock, FDAMMiTBlock)
 
 
 def band_energy(feature: torch.Tensor) -> Dict[str, float]:
@@ -55,3 +67,94 @@ def layer_statistics(grid: torch.Tensor) -> Dict[str, float]:
     tokens = grid.flatten(1).t()
     return {**band_energy(grid), 'effective_rank': effective_rank(tokens),
             'mean_abs_cosine': mean_abs_cosine(tokens)}
+
+
+def token_blocks(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """The token blocks of a backbone, ``(module name, block)`` in the order
+    they are defined (the order they run in FDAMViT, FDAMVisionTransformer
+    and FDAMMiT).
+
+    Raises:
+        ValueError: The backbone has none, naming its type.
+    """
+    blocks = [(name, m) for name, m in backbone.named_modules() if isinstance(m, TOKEN_BLOCKS)]
+    if not blocks:
+        kinds = ', '.join(t.__name__ for t in TOKEN_BLOCKS)
+        raise ValueError(f'backbone {type(backbone).__name__} has no token blocks ({kinds}, as '
+                         'in mmfreq.FDAMViT, FDAMVisionTransformer and FDAMMiT) whose (B, H*W, C) '
+                         'outputs the frequency diagnostics read')
+    return blocks
+
+
+def block_grids(backbone: nn.Module, inputs: torch.Tensor) -> List[Tuple[str, torch.Tensor]]:
+    """Run ``backbone`` on ``inputs`` and return the output of every token
+    block as a grid: ``(name, (B, C, H, W))`` in :func:`token_blocks` order.
+
+    The grid (H, W) is the one the backbone passes the block (``hw_shape``,
+    that of its stage in a Mix Transformer); the block's prefix tokens
+    (``num_prefix_tokens``: a class token) are left out.
+
+    Raises:
+        ValueError: A block's output has not prefix + H * W tokens, or a block
+            did not run.
+    """
+    blocks = token_blocks(backbone)
+    grids: Dict[str, torch.Tensor] = {}
+
+    def record(name: str):
+        def hook(module: nn.Module, args: tuple, kwargs: dict, output: torch.Tensor) -> None:
+            h, w = args[1] if len(args) > 1 else kwargs['hw_shape']
+            prefix = getattr(module, 'num_prefix_tokens', 0)
+            b, n, c = output.shape
+            if n != prefix + h * w:
+                raise ValueError(f'{type(backbone).__name__}.{name}: {n} output tokens are not '
+                                 f'{prefix} prefix tokens and an {h}x{w} grid')
+            grids[name] = output[:, prefix:].transpose(1, 2).reshape(b, c, h, w)
+        return hook
+
+    handles = [block.register_forward_hook(record(name), with_kwargs=True)
+               for name, block in blocks]
+    try:
+        backbone(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [name for name, _ in blocks if name not in grids]
+    if missing:
+        raise ValueError(f'{type(backbone).__name__}: blocks {missing} did not run')
+    return [(name, grids[name]) for name, _ in blocks]
+
+
+@torch.no_grad()
+def block_statistics(backbone: nn.Module,
+                     batches: Iterable[torch.Tensor]) -> List[Dict[str, object]]:
+    """The diagnostics of every token block's output, averaged over images.
+
+    Args:
+        backbone (nn.Module): A backbone with :func:`token_blocks`.
+        batches (Iterable[Tensor]): Inputs (B, 3, H, W); sizes may differ
+            between batches.
+
+    Returns:
+        list[dict]: Per block, in :func:`token_blocks` order: ``layer`` (its
+        index), ``name`` (module name), ``tokens`` (mean H * W of its grid),
+        and the mean of each of :data:`STATISTICS` over all images.
+    """
+    sums: List[Dict[str, float]] = []
+    names: List[str] = []
+    seen = 0
+    for inputs in batches:
+        grids = block_grids(backbone, inputs)
+        if not sums:
+            names = [name for name, _ in grids]
+            sums = [dict.fromkeys(('tokens', *STATISTICS), 0.0) for _ in grids]
+        for total, (_, grid) in zip(sums, grids):
+            for sample in grid:
+                total['tokens'] += sample.shape[1] * sample.shape[2]
+                for key, value in layer_statistics(sample).items():
+                    total[key] += value
+        seen += inputs.shape[0]
+    if not seen:
+        raise ValueError('block_statistics: no images')
+    return [{'layer': i, 'name': name, **{k: v / seen for k, v in total.items()}}
+            for i, (name, total) in enumerate(zip(names, sums))]

@@ -7,68 +7,47 @@
         --num-images 8 --out-dir docs/frequency_analysis
 
 For the first ``--num-images`` images of each config's test set, the output
-of every backbone layer (``backbone.layers``, token grids) is measured:
-the share of spectral energy in the low / mid / high frequency band, the
-effective rank of the token matrix and the mean pairwise |cosine| similarity
-of its tokens (definitions in ``mmfreq/analysis/frequency.py``), averaged over
-the images. Writes ``frequency_analysis.json`` and ``frequency_analysis.png``
-to ``--out-dir``.
+of every token block of the backbone is measured on its token grid (FDAM-ViT
+and mmseg-ViT blocks: one grid, the class token left out; Mix Transformer
+blocks: the grid of their stage): the share of spectral energy in the low /
+mid / high frequency band, the effective rank of the token matrix and the mean
+pairwise |cosine| similarity of its tokens (definitions in
+``mmfreq/analysis/frequency.py``), averaged over the images. Writes
+``frequency_analysis.json`` (per layer also its module ``name`` and mean grid
+size ``tokens``) and ``frequency_analysis.png`` to ``--out-dir``; in the
+figure, dotted lines mark where the grid size changes (a new stage).
 """
 import argparse
 import json
 import os
 import os.path as osp
-from collections import defaultdict
+from itertools import islice
 from typing import Dict, List
 
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 
-from mmfreq.analysis import layer_statistics
-from mmfreq.analysis.frequency import BANDS
+from mmfreq.analysis.frequency import block_statistics, token_blocks
 from mmfreq.apis import build_model_from_config
+from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
 from mmfreq.datasets.preflight import check_dataset_paths
 
-STATISTICS = (*BANDS, 'effective_rank', 'mean_abs_cosine')
 
-
-def analyse(config: str, checkpoint: str, num_images: int) -> List[Dict[str, float]]:
-    """Per-layer statistics, averaged over the images: one dict per layer."""
+def analyse(config: str, checkpoint: str, num_images: int) -> List[Dict[str, object]]:
+    """Per-layer statistics, averaged over the images: one dict per token block."""
+    model = build_model_from_config(config)
+    try:
+        token_blocks(model.backbone)
+    except ValueError as err:
+        raise ValueError(f'{config}: {err}') from None
     cfg = Config.fromfile(config)
     check_dataset_paths(cfg, ['test_dataloader'])
-    model = build_model_from_config(config)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    layers = getattr(model.backbone, 'layers', None)
-    if not isinstance(layers, torch.nn.ModuleList):
-        raise ValueError(f'{config}: backbone {type(model.backbone).__name__} has no '
-                         '`layers` of token blocks (e.g. mmfreq.FDAMViT); the diagnostics '
-                         'read their (B, H*W, C) outputs')
-
-    sums: Dict[int, Dict[str, float]] = defaultdict(lambda: dict.fromkeys(STATISTICS, 0.0))
-
-    def record(index: int):
-        def hook(module, args, output):
-            tokens, (h, w) = output, args[1]
-            for sample in tokens:
-                stats = layer_statistics(sample.t().reshape(-1, h, w))
-                for key, value in stats.items():
-                    sums[index][key] += value
-        return hook
-
-    handles = [layer.register_forward_hook(record(i)) for i, layer in enumerate(layers)]
     cfg.test_dataloader.batch_size = 1
     loader = Runner.build_dataloader(cfg.test_dataloader)
-    seen = 0
-    with torch.no_grad():
-        for batch in loader:
-            if seen == num_images:
-                break
-            model.backbone(model.data_preprocessor(batch, False)['inputs'])
-            seen += 1
-    for handle in handles:
-        handle.remove()
-    return [{'layer': i, **{k: v / seen for k, v in sums[i].items()}} for i in sorted(sums)]
+    images = (model.data_preprocessor(batch, False)['inputs']
+              for batch in islice(loader, num_images))
+    return block_statistics(model.backbone, images)
 
 
 def plot(results: Dict[str, dict], path: str) -> None:
@@ -80,11 +59,17 @@ def plot(results: Dict[str, dict], path: str) -> None:
               ('effective_rank', 'effective rank of tokens'),
               ('mean_abs_cosine', 'mean pairwise |cos| of tokens')]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    first = next(iter(results.values()))['layers']
+    # a new stage where the grid changes (files written before 'tokens' have one grid)
+    stage_starts = [r['layer'] + 0.5 for previous, r in zip(first, first[1:])
+                    if 'tokens' in r and abs(r['tokens'] - previous['tokens']) > 0.5]
     for ax, (key, title) in zip(axes, panels):
         for name, result in results.items():
             layers = result['layers']
             ax.plot([r['layer'] + 1 for r in layers], [r[key] for r in layers],
                     marker='o', label=name)
+        for x in stage_starts:
+            ax.axvline(x, color='grey', linestyle=':', linewidth=1)
         ax.set_title(title)
         ax.set_xlabel('layer')
         ax.grid(alpha=0.3)
@@ -100,11 +85,13 @@ def main() -> None:
                         metavar=('NAME', 'CONFIG', 'CHECKPOINT'))
     parser.add_argument('--num-images', type=int, default=8)
     parser.add_argument('--out-dir', default='work_dirs/frequency_analysis')
+    add_debug_argument(parser)
     args = parser.parse_args()
 
     results = {}
     for name, config, checkpoint in args.model:
-        layers = analyse(config, checkpoint, args.num_images)
+        with exit_on_error(ValueError, FileNotFoundError, debug=debugging(args)):
+            layers = analyse(config, checkpoint, args.num_images)
         results[name] = dict(config=config, checkpoint=osp.basename(checkpoint),
                              num_images=args.num_images, layers=layers)
         last = layers[-1]
