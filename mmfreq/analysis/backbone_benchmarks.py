@@ -146,6 +146,20 @@ def build_van(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
     return van.eval()
 
 
+def _as_model(network: nn.Module, model: str, reference_layers: Dict[type, type]) -> nn.Module:
+    """mmfreq's ``network`` as the benchmark's ``model`` (in eval mode): 'mmfreq'
+    as it is, 'reference' with its attention layers swapped for their reference
+    formulation (``reference_layers``, on the same weights), 'attention_free'
+    with its attention at no cost."""
+    if model == 'reference':
+        swap_layer_types(network, reference_layers)
+    elif model == 'attention_free':
+        make_attention_free(network)
+    elif model != 'mmfreq':
+        raise KeyError(f'{type(network).__name__} benchmark has no model {model!r}')
+    return network.eval()
+
+
 # Focal Transformer
 CLASSIFICATION_EXPAND_SIZES = (3, 3, 3, 0)  # the official ImageNet models at 224
 DENSE_EXPAND_SIZES = (3, 3, 3, 3)  # configs/*focal_t*.py
@@ -161,13 +175,7 @@ def build_focal(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
     torch.manual_seed(0)
     focal = FocalTransformer(arch, expand_sizes=expand, drop_path_rate=0.0)
     focal.init_weights()
-    if model == 'reference':
-        swap_layer_types(focal, {FocalAttention: RolledFocalAttention})
-    elif model == 'attention_free':
-        make_attention_free(focal)
-    elif model != 'mmfreq':
-        raise KeyError(f'Focal benchmark has no model {model!r}')
-    return focal.eval()
+    return _as_model(focal, model, {FocalAttention: RolledFocalAttention})
 
 
 # AA-ResNet
@@ -184,13 +192,7 @@ def build_aa_resnet(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
     stages = DETECTION_STAGES if max(size) > 224 else CLASSIFICATION_STAGES
     torch.manual_seed(0)
     aa_resnet = AAResNet(int(arch), stage_with_aa=stages)
-    if model == 'reference':
-        swap_layer_types(aa_resnet, {AAConv2d: PaperAAConv2d})
-    elif model == 'attention_free':
-        make_attention_free(aa_resnet)
-    elif model != 'mmfreq':
-        raise KeyError(f'AA-ResNet benchmark has no model {model!r}')
-    return aa_resnet.eval()
+    return _as_model(aa_resnet, model, {AAConv2d: PaperAAConv2d})
 
 
 # FDAM-ViT
