@@ -76,7 +76,8 @@ def test_convert_is_idempotent_on_mmfreq_names(tiny):
 
 
 def test_frozen_stages_take_no_gradient():
-    model = FocalTransformer('tiny', frozen_stages=1, drop_path_rate=0.1).train()
+    model = FocalTransformer(dict(embed_dims=16, depths=(2, 1, 1, 1), num_heads=(1, 2, 2, 4)),
+                             frozen_stages=1, drop_path_rate=0.1).train()
     assert not model.patch_embed.training and not model.layers[0].training
     sum(o.mean() for o in model(torch.randn(2, 3, 128, 120))).backward()  # stage 3: 8x8
     assert model.layers[0].blocks[0].attn.qkv.weight.grad is None
@@ -127,12 +128,6 @@ def small_focal() -> FocalTransformer:
                              expand_sizes=(3, 3, 3, 3), drop_path_rate=0.0)
     model.init_weights()
     return model
-
-
-def test_compiles_without_graph_breaks_like_eager():
-    """One size (dynamo's graph, the 'eager' backend); the slow test below adds
-    sizes, the recompile bound and training."""
-    assert_compiles_like_eager(small_focal().eval(), [(torch.randn(1, 3, 64, 72),)])
 
 
 @pytest.mark.slow  # symbolic sizes make dynamo's second trace slow: about 2 minutes
