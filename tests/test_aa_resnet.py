@@ -74,7 +74,7 @@ def test_plain_resnet_weights_load_and_new_keys_are_reported(tmp_path):
     torch.testing.assert_close(model.layer1[0].conv2.weight, state['layer1.0.conv2.weight'])
 
     fresh = AAResNet(50)
-    new = load_pretrained_weights(fresh, str(path), fresh.weight_formats())
+    new = load_pretrained_weights(fresh, str(path))
     expected = {f'{name}.{p}' for name, m in model.augmented_convs().items()
                 for p, _ in m.named_parameters() if not p.startswith('conv.')}
     assert set(new) == expected

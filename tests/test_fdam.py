@@ -458,7 +458,8 @@ def test_deit2mmfreq_converts_and_refuses_another_arch(tmp_path):
     result = run_tool(['tools/model_converters/deit2mmfreq.py', src, dst, '--arch', 'small',
                        '--img-size', '320'])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert line_with(result.stdout, 'FDAM tensors', str(src), 'fresh'), result.stdout[-2000:]
+    assert line_with(result.stdout, str(dst), 'new, starting fresh', 'att_inv'), \
+        result.stdout[-2000:]
     model = FDAMViT('small', img_size=320, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
     model.init_weights()
     assert model.pos_embed.shape == (1, 20 * 20, 384)  # resized from 14x14

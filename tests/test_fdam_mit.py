@@ -346,7 +346,7 @@ def test_nvlabs_release_into_fdam_lists_only_fdam_parameters_as_new(tmp_path):
     path = save_release(release, container, tmp_path / 'mit_b0.pth')
     torch.manual_seed(0)
     model = FDAMMiT('b0').eval()
-    new = load_pretrained_weights(model, str(path), model.weight_formats())
+    new = load_pretrained_weights(model, str(path))
     plain = loaded(path, arch='b0', **FDAM_OFF)
     assert sorted(new) == sorted(set(model.state_dict()) - set(plain.state_dict()))
     # gammas and bases start at 1e-5: FDAM starts as the pre-trained encoder
@@ -385,12 +385,13 @@ def test_weights_of_another_size_are_refused(tmp_path):
     torch.save(mmseg_mit(FDAMMiT.arch_zoo['b1']).state_dict(), b1)
     message = refused(b1, arch='b0', **FDAM_OFF)
     assert "read as mmseg's MixVisionTransformer" in message
-    assert 'layers.0.0.projection.weight (64, 3, 7, 7) (needs (32, 3, 7, 7))' in message
+    assert 'layers.0.0.projection.weight (64, 3, 7, 7) in the file, (32, 3, 7, 7) in the model' \
+        in message
 
     b0 = save_release(*release_tensors('mit_b0_nvlabs'), tmp_path / 'mit_b0.pth')
     message = refused(b0, arch='b2')
     assert 'read as official SegFormer release' in message
-    assert 'missing keys: [layers.0.1.2.' in message
+    assert re.search(r'missing keys: layers\.0\.1\.2\.', message), message
 
 
 @pytest.mark.parametrize('fixture,first_key', [('deit3_base_official', 'blocks.0.'),

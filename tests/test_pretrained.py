@@ -190,6 +190,26 @@ def test_keys_of_no_known_format_are_refused(tmp_path):
         loaded(VAN, str(path), arch='b0')
 
 
+def test_every_misfit_raises_one_error_type_carrying_file_layout_and_keys(tmp_path):
+    from mmfreq.utils import CheckpointError
+
+    release, container = release_tensors('van_b0_official')
+    path = save_release(release, container, tmp_path / 'van_b0.pth')
+    with pytest.raises(CheckpointError) as another_size:
+        loaded(VAN, str(path), arch='b1')
+    error = another_size.value
+    assert isinstance(error, ValueError)
+    assert error.source == str(path) and error.layout.startswith('official VAN release')
+    assert 'stages.0.patch_embed.proj.weight' in error.keys  # 32 channels in b0, 64 in b1
+
+    release, container = release_tensors('resnet50_torchvision')
+    path = save_release(release, container, tmp_path / 'resnet50.pth')
+    with pytest.raises(CheckpointError) as unknown:
+        loaded(VAN, str(path), arch='b0')
+    assert (unknown.value.source, unknown.value.layout) == (str(path), None)
+    assert unknown.value.keys == sorted(release)[:6]
+
+
 def test_a_foreign_key_is_named(tmp_path):
     release, container = release_tensors('van_b0_official')
     release['block1.0.attn.extra.weight'] = torch.zeros(3)

@@ -12,7 +12,6 @@ from mmengine.config import Config
 from mmfreq.engine.checkpoint_hook import (
     ATOMIC_CHECKPOINT_HOOK,
     AtomicCheckpointHook,
-    CheckpointError,
     use_atomic_checkpoints,
 )
 from mmfreq.engine.resume import (
@@ -27,7 +26,7 @@ from mmfreq.testing.tools import SYNTHETIC_CONFIG, run_tool, small_run_options
 from mmfreq.testing.toy_runner import toy_runner
 from mmfreq.utils import atomic_save
 from mmfreq.utils.checkpoint import safe_checkpoint_loading
-from mmfreq.utils.weights import read_checkpoint, save_converted_checkpoint
+from mmfreq.utils.weights import CheckpointError, read_checkpoint, save_weights
 
 
 @pytest.fixture(autouse=True)
@@ -86,14 +85,14 @@ def test_converted_checkpoint_is_written_atomically(tmp_path, kill_next_save):
     dst = tmp_path / 'converted.pth'
     dst.write_bytes(b'previous conversion')
     with pytest.raises(SaveKilled):
-        save_converted_checkpoint({'w': torch.ones(3)}, 'src.pth', str(dst))
+        save_weights({'w': torch.ones(3)}, str(dst), {'converted_from': 'src.pth'})
     assert dst.read_bytes() == b'previous conversion'
     assert os.listdir(tmp_path) == ['converted.pth']
 
 
 def test_converted_checkpoint_reads_back(tmp_path):
     dst = tmp_path / 'out' / 'converted.pth'
-    save_converted_checkpoint({'w': torch.arange(3.)}, '/x/src.pth', str(dst))
+    save_weights({'w': torch.arange(3.)}, str(dst), {'converted_from': 'src.pth'})
     checkpoint = read_checkpoint(str(dst))
     assert torch.equal(checkpoint['state_dict']['w'], torch.arange(3.))
     assert checkpoint['meta'] == {'converted_from': 'src.pth'}

@@ -8,9 +8,10 @@ from mmengine.runner import Runner
 from torch import nn
 
 from mmfreq.apis import build_model_from_config
-from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook, state_dict_mismatch
+from mmfreq.engine.checkpoint_hook import CheckpointLoadHook
 from mmfreq.engine.cpu import CPURunner
 from mmfreq.utils.collect_env import explain_missing_ops
+from mmfreq.utils.weights import CheckpointError, diff_keys
 
 
 class Toy(BaseModel):
@@ -110,28 +111,32 @@ def test_checkpoint_of_another_size_is_refused_before_loading_anything(tmp_path)
     path = saved(tmp_path, Toy(channels=5).state_dict())
     runner = runner_for(Toy(), tmp_path)
     before = runner.model.conv.bias.clone()
-    with pytest.raises(CheckpointError, match=rf'checkpoint {path} does not fit the model Toy '
-                       r'\(read as mmfreq names\): 6 shape mismatches: conv\.weight'):
+    with pytest.raises(CheckpointError) as err:
         CheckpointLoadHook(str(path)).before_run(runner)
+    assert (err.value.source, err.value.layout) == (str(path), 'mmfreq names')
+    assert err.value.keys[:2] == ['conv.weight', 'conv.bias']
+    assert str(path) in str(err.value) and '6 shape mismatches: conv.weight' in str(err.value)
     assert torch.equal(runner.model.conv.bias, before)
 
 
 def test_shape_mismatch_is_listed():
-    mismatch = state_dict_mismatch(Toy(channels=4), Toy(channels=5).state_dict())
+    mismatch = diff_keys(Toy(channels=4).state_dict(), Toy(channels=5).state_dict()).problems()
     assert mismatch == ['6 shape mismatches: conv.weight (5, 3, 1, 1) in the file, '
                         '(4, 3, 1, 1) in the model, conv.bias (5,) in the file, (4,) in the '
                         'model, bn.weight (5,) in the file, (4,) in the model, bn.bias (5,) in '
                         'the file, (4,) in the model, bn.running_mean (5,) in the file, (4,) '
                         'in the model, bn.running_var (5,) in the file, (4,) in the model']
-    assert state_dict_mismatch(Toy(), Toy().state_dict()) == []
+    assert diff_keys(Toy().state_dict(), Toy().state_dict()).problems() == []
 
 
 @pytest.mark.parametrize('cut', [0, 300])
 def test_empty_and_truncated_files_are_named(tmp_path, cut):
     path = saved(tmp_path, Toy().state_dict())
     path.write_bytes(path.read_bytes()[:cut])
-    with pytest.raises(CheckpointError, match=f'cannot load checkpoint {path} \\({cut} bytes\\)'):
+    with pytest.raises(CheckpointError) as err:
         CheckpointLoadHook(str(path)).before_run(runner_for(Toy(), tmp_path))
+    assert err.value.source == str(path) and err.value.layout is None
+    assert f'{path} is not a readable checkpoint ({cut} bytes' in str(err.value)
 
 
 def test_cpu_runner_reverts_sync_bn(tmp_path):

@@ -62,8 +62,10 @@ def test_converter_names_the_misfit_of_another_arch(tmp_path):
     result = run_tool(['tools/model_converters/van2mmfreq.py', src, tmp_path / 'x.pth',
                        '--arch', 'b2'])
     assert result.returncode == 1
-    assert "does not fit VAN arch 'b2'" in result.stderr
-    assert 'stages.0.patch_embed.proj.weight' in result.stderr  # 32 vs 64 channels
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: VAN arch 'b2': {src} (read as official VAN release")
+    assert 'does not fit VAN' in last
+    assert 'stages.0.patch_embed.proj.weight' in last  # 32 vs 64 channels
     assert not (tmp_path / 'x.pth').exists()
 
 
@@ -75,9 +77,9 @@ def test_model_converter_names_the_misfit_and_writes_nothing(tmp_path):
                        '--config', config])
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f'error: {src} does not fit the model of {config}: checkpoint {src} '
-                           'does not fit the model EncoderDecoder (read as official '
+    assert last.startswith(f'error: the model of {config}: {src} (read as official '
                            'VAN-Segmentation release')
+    assert 'does not fit EncoderDecoder' in last
     assert 'backbone.stages.0.patch_embed.proj.weight (64, 3, 7, 7) in the file' in last
     assert not (tmp_path / 'x.pth').exists()
 

@@ -395,7 +395,7 @@ def test_empty_and_truncated_checkpoints_are_named(synthetic_root, tmp_path, con
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith('error:') and str(checkpoint) in last_line, result.stderr[-3000:]
-    assert f'({len(content)} bytes)' in last_line
+    assert f'({len(content)} bytes' in last_line and 'not a readable checkpoint' in last_line
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from mmfreq.cli.run import (
     load_run_config,
 )
 from mmfreq.datasets.transforms import SampleError
-from mmfreq.engine.checkpoint_hook import CheckpointError, CheckpointLoadHook
+from mmfreq.engine.checkpoint_hook import CheckpointLoadHook
 from mmfreq.engine.compile import compile_model
 from mmfreq.engine.cpu import adapt_to_device
 
@@ -86,7 +86,9 @@ def main(argv=None) -> None:
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
     adapt_to_device(cfg, args.launcher)
 
-    with exit_on_error(*BUILD_ERRORS, CheckpointError, SampleError, debug=debug):
+    # a checkpoint that cannot be read or does not fit is a UserError
+    with exit_on_error(*BUILD_ERRORS, FileNotFoundError, ConnectionError, SampleError,
+                       debug=debug):
         runner = build_checked_runner(cfg, ['test_dataloader'], not args.skip_preflight)
         if args.compile:
             compile_model(runner.model, cfg.get('compile') or True)

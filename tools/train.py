@@ -28,16 +28,11 @@ from mmfreq.cli.run import (
     load_run_config,
 )
 from mmfreq.datasets.transforms import SampleError
-from mmfreq.engine.checkpoint_hook import (
-    CheckpointError,
-    CheckpointLoadHook,
-    use_atomic_checkpoints,
-)
+from mmfreq.engine.checkpoint_hook import CheckpointLoadHook, use_atomic_checkpoints
 from mmfreq.engine.compile import compile_model
 from mmfreq.engine.cpu import adapt_to_device
 from mmfreq.engine.preemption import PreemptionHook, TrainingPreempted, exit_preempted
 from mmfreq.engine.resume import ResumeCheckHook, ResumeError, resume_point
-from mmfreq.utils.checkpoint import UnsafeCheckpointError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -75,7 +70,7 @@ def main(argv=None) -> None:
         cfg.load_from = None
     resuming = bool(cfg.get('resume'))
     if resuming:  # the newest checkpoint that reads; mmengine loads it after ResumeCheckHook
-        with exit_on_error(ResumeError, UnsafeCheckpointError, debug=debug):
+        with exit_on_error(ResumeError, debug=debug):  # an unsafe file is a UserError
             resume_from = resume_point(cfg.get('load_from'), cfg.work_dir)
         cfg.resume = resume_from is not None
         cfg.load_from = resume_from.path if resume_from else None
@@ -94,9 +89,9 @@ def main(argv=None) -> None:
     preemption = PreemptionHook()
     runner.register_hook(preemption)
     try:
-        # a bad sample; pretrained weights that could not be downloaded; a checkpoint that
-        # does not fit
-        with exit_on_error(SampleError, ConnectionError, CheckpointError, UnsafeCheckpointError,
+        # a bad sample; weights that could not be downloaded or are not there (a checkpoint
+        # that cannot be read, does not fit or is unsafe is a UserError)
+        with exit_on_error(SampleError, ConnectionError, FileNotFoundError,
                            debug=debug), preemption.handling_signals():
             runner.train()
     except TrainingPreempted as stopped:

@@ -28,7 +28,7 @@ from mmengine.structures import BaseDataElement
 
 from mmfreq.cli.config import apply_cfg_options
 from mmfreq.utils.checkpoint import safe_checkpoint_loading
-from mmfreq.utils.model_weights import dataset_meta_of, load_model_weights
+from mmfreq.utils.weights import dataset_meta_of, load_model_weights
 
 HOSTS = ('mmseg', 'mmdet', 'mmpretrain')
 Image = Union[str, np.ndarray]
@@ -50,7 +50,7 @@ def host_of(cfg: Config) -> str:
     return scope
 
 
-def config_dataset_meta(cfg: Config) -> dict:
+def dataset_meta_from_config(cfg: Config) -> dict:
     """Class names (and palette) of the config's test dataset, from its class
     and the config's ``metainfo``; no data is read (``lazy_init``)."""
     host = host_of(cfg)
@@ -93,7 +93,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         config: Config file or :class:`mmengine.config.Config`; its
             ``custom_imports`` register mmfreq's modules.
         checkpoint: Checkpoint file or URL, in mmfreq's layout or a released
-            one (:mod:`mmfreq.utils.model_weights`: official VAN-Segmentation
+            one (:mod:`mmfreq.utils.weights`: official VAN-Segmentation
             and FDAM files, mmseg 0.x files); None keeps the initial weights.
         device: Device to put the model on.
         cfg_options: Config keys to override, as ``--cfg-options`` does,
@@ -105,8 +105,9 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         The host's model: a segmentor, detector or classifier.
 
     Raises:
-        ValueError: the checkpoint cannot be read or does not fit, naming
-            the file, the layout it was read as and the keys.
+        mmfreq.utils.CheckpointError: (a ValueError) the checkpoint cannot
+            be read or does not fit, naming the file, the layout it was read
+            as and the keys.
         mmfreq.cli.config.CfgOptionError: (a ValueError) a ``cfg_options``
             key names a top-level key the config does not have, naming it
             and the closest keys.
@@ -135,7 +136,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
             raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
         with safe_checkpoint_loading():
             dataset_meta = dataset_meta_of(load_model_weights(model, checkpoint, strict=strict))
-    model.dataset_meta = dict(dataset_meta or config_dataset_meta(cfg))
+    model.dataset_meta = dict(dataset_meta or dataset_meta_from_config(cfg))
     model.cfg = cfg
     return model.to(device).eval()
 

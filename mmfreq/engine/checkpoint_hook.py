@@ -1,6 +1,6 @@
 """Checkpoints of mmfreq's tools: written atomically while training
 (:class:`AtomicCheckpointHook`), and loaded strictly, in any layout
-:mod:`mmfreq.utils.model_weights` reads, for ``tools/test.py`` and for
+:mod:`mmfreq.utils.weights` reads, for ``tools/test.py`` and for
 fine-tuning (``load_from``, :class:`CheckpointLoadHook`)."""
 import hashlib
 import os.path as osp
@@ -19,24 +19,16 @@ from mmfreq.utils.atomic_save import (
     unfinished_saves,
     write_file_atomically,
 )
-from mmfreq.utils.model_weights import (
-    ModelCheckpointMismatch,
-    load_model_weights,
-    state_dict_mismatch,
-)
+from mmfreq.utils.weights import CheckpointError, load_model_weights
 
-__all__ = ['ATOMIC_CHECKPOINT_HOOK', 'AtomicCheckpointHook', 'CheckpointError',
-           'CheckpointLoadHook', 'state_dict_mismatch', 'use_atomic_checkpoints']
+__all__ = ['ATOMIC_CHECKPOINT_HOOK', 'AtomicCheckpointHook', 'CheckpointLoadHook',
+           'use_atomic_checkpoints']
 
 #: The name a config gives :class:`AtomicCheckpointHook` (mmengine builds a
 #: ``type`` given as a full import path; mmfreq has no hook registry).
 ATOMIC_CHECKPOINT_HOOK = 'mmfreq.engine.checkpoint_hook.AtomicCheckpointHook'
 #: The file beside the checkpoints that names the newest one (mmengine's name).
 LAST_CHECKPOINT = 'last_checkpoint'
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read, or does not fit the model."""
 
 
 class CheckpointLoadHook(Hook):
@@ -86,15 +78,11 @@ class CheckpointLoadHook(Hook):
             model = model.module
         try:
             checkpoint = load_model_weights(model, self.filename, self.strict)
-        except ModelCheckpointMismatch as err:
-            raise CheckpointError(f'{err} Pass --non-strict to load the matching keys '
-                                  'anyway') from err
-        except (ValueError, OSError, pickle.UnpicklingError) as err:  # unreadable, absent
-            cause = err.__cause__ or err
-            size = f' ({osp.getsize(self.filename)} bytes)' if osp.isfile(self.filename) else ''
-            raise CheckpointError(f'cannot load checkpoint {self.filename}{size}: '
-                                  f'{type(cause).__name__}: {cause or "the file ends early"}'
-                                  ) from err
+        except CheckpointError as err:
+            if not err.layout:  # unreadable: no switch would help
+                raise
+            raise CheckpointError(f'{err} Pass --non-strict to load the matching keys anyway',
+                                  err.source, err.layout, err.keys, err.reason) from err
         runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
 
 

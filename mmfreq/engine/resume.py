@@ -12,7 +12,6 @@ import ast
 import os
 import os.path as osp
 import re
-import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -21,10 +20,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
 
-from mmfreq.utils.model_weights import state_dict_mismatch
-from mmfreq.utils.weights import read_checkpoint
+from mmfreq.utils.weights import CheckpointError, diff_keys, read_checkpoint, state_dict_of
 
-from .checkpoint_hook import LAST_CHECKPOINT, CheckpointError
+from .checkpoint_hook import LAST_CHECKPOINT
 
 __all__ = ['ResumeCheckHook', 'ResumeError', 'ResumePoint', 'find_resume_point',
            'resume_candidates', 'resume_point']
@@ -59,15 +57,8 @@ def _read(path: str) -> Tuple[Optional[dict], str]:
         return read_checkpoint(path), ''
     except FileNotFoundError:
         return None, 'no such file'
-    except (ValueError, OSError) as err:
-        size = osp.getsize(path)
-        with open(path, 'rb') as file:
-            zip_header = file.read(4) == b'PK\x03\x04'
-        if size and zip_header and not zipfile.is_zipfile(path):
-            return None, f'{size} bytes: cut short, its zip archive has no end'
-        cause = err.__cause__ or err
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else 'the file ends early'
-        return None, f'{size} bytes, {type(cause).__name__}: {reason}'
+    except CheckpointError as err:
+        return None, err.reason
 
 
 def resume_candidates(folder: str) -> List[str]:
@@ -329,14 +320,16 @@ class ResumeCheckHook(Hook):
         self.point.checkpoint = None  # mmengine reads the file itself
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         meta = checkpoint.get('meta') or {}
-        mismatch = state_dict_mismatch(model, checkpoint.get('state_dict') or {})
+        layout = f'an mmengine training checkpoint of iteration {meta.get("iter")}'
+        diff = diff_keys(model.state_dict(), state_dict_of(checkpoint))
+        mismatch = diff.problems()
         if mismatch:
             raise CheckpointError(
                 f'cannot resume from {path}: it does not fit the model {type(model).__name__} '
-                f'(read as an mmengine training checkpoint of iteration {meta.get("iter")}): '
-                f'{"; ".join(mismatch)}. '
+                f'(read as {layout}): {"; ".join(mismatch)}. '
                 f'{_changed_since(checkpoint, runner.cfg, ["model"])}: resume with the config '
-                "the run began with (the checkpoint's meta['cfg']); nothing was loaded")
+                "the run began with (the checkpoint's meta['cfg']); nothing was loaded",
+                path, layout, diff.misfits(), '; '.join(mismatch))
         mismatch = (optimizer_mismatch(runner, checkpoint['optimizer'])
                     if 'optimizer' in checkpoint else [])
         mismatch += scheduler_mismatch(runner, checkpoint.get('param_schedulers'))
@@ -345,4 +338,5 @@ class ResumeCheckHook(Hook):
             raise CheckpointError(
                 f'cannot resume from {path}: its optimizer state does not fit the one built from '
                 f'the config: {"; ".join(mismatch)}. {changed}: resume with the config the run '
-                "began with (the checkpoint's meta['cfg']); nothing was loaded")
+                "began with (the checkpoint's meta['cfg']); nothing was loaded",
+                path, layout, reason='; '.join(mismatch))

@@ -1,21 +1,32 @@
-"""Released weights into mmfreq backbones: one strict loader for every format.
+"""Weights into mmfreq's models: one strict loader for backbones and whole models.
 
-Each backbone lists the published namings of its weights as
-:class:`WeightFormat` s (the official release, mmpretrain's, timm's, mmfreq's
-own). :func:`load_pretrained_weights` reads a file or URL, recognises the
-format from the keys, converts the names in memory and loads strictly: a key
-that cannot belong to the module, or a shape that differs, stops with a
-ValueError naming the file, the format it was taken for and the keys. Keys a
-format legitimately lacks (parameters mmfreq adds, e.g. FDAM's) start fresh
-and are listed in the log.
+Every load follows the same steps, each a function below:
 
-A whole model checkpoint (mmseg, mmdet, mmpretrain) is recognised by its
-``backbone.`` keys; the rest of the model (heads, necks) is not loaded and
-is named in the log.
+1. **read** the file or URL with the safe unpickler (:func:`read_checkpoint`),
+   and take its tensors (:func:`state_dict_of`);
+2. **recognise** the layout: every part of a model that has published
+   namings declares them as :class:`WeightFormat` s in its
+   ``weight_formats()`` (the backbones: official release, mmpretrain, timm,
+   mmfreq; the FDAM neck: official ``SimpleMultiLevelNeck``, mmfreq); a
+   part without it (a host toolbox's head or neck) is read as it is named;
+3. **convert** the names in memory (:meth:`WeightFormat.apply`,
+   :func:`convert_model_state` part by part);
+4. **compare** the keys and shapes with the module's (:func:`diff_keys`,
+   one :class:`KeyDiff` and its one report);
+5. **load** what fits, or stop with a :class:`CheckpointError` naming the
+   file, the layout it was read as and the keys that do not fit.
+
+A backbone's ``init_cfg=dict(type='Pretrained', ...)`` loads through
+:func:`init_from_cfg` (:func:`load_pretrained_weights`): the module's
+keys a format lacks (parameters mmfreq adds, e.g. FDAM's) start fresh and
+are logged, and a whole-model file's ``backbone.`` part is found by itself.
+A trained whole model (``init_model``, ``tools/test.py``, ``load_from``)
+loads through :func:`load_model_weights`: every key must fit.
 """
 import os
 import os.path as osp
 import pickle
+import zipfile
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -26,9 +37,10 @@ import torch
 import torch.nn as nn
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import MMLogger
-from mmengine.model import BaseModule
 from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import get_torchvision_models
+
+from mmfreq.cli.errors import UserError
 
 from .atomic_save import save_checkpoint_atomically
 from .checkpoint import UnsafeCheckpointError, safe_checkpoint_loading
@@ -39,9 +51,43 @@ StateDict = Dict[str, torch.Tensor]
 MODEL_BACKBONE_PREFIX = 'backbone.'
 
 
+class CheckpointError(ValueError, UserError):
+    """A checkpoint that cannot be read, is in no layout the module knows, or
+    does not fit the module.
+
+    Args:
+        message (str): The whole message (it names the file).
+        source (str): The file or URL.
+        layout (str, optional): The layout it was read as; None when it could
+            not be read or recognised.
+        keys (Sequence[str]): The first keys that do not fit (missing,
+            unexpected or of another shape), or that no known layout has.
+        reason (str): Why, without the file name (what ``--resume`` logs
+            for each file it skips).
+    """
+
+    def __init__(self, message: str, source: str = '', layout: Optional[str] = None,
+                 keys: Sequence[str] = (), reason: str = '') -> None:
+        super().__init__(message)
+        self.source = source
+        self.layout = layout
+        self.keys = list(keys)
+        self.reason = reason or message
+
+
+def matches_all(patterns: Sequence[str], keys: Sequence[str]) -> bool:
+    """Whether every fnmatch pattern matches at least one of ``keys``."""
+    return all(any(fnmatch(key, pattern) for key in keys) for pattern in patterns)
+
+
+def matches_any(key: str, patterns: Sequence[str]) -> bool:
+    """Whether ``key`` matches one of the fnmatch ``patterns``."""
+    return any(fnmatch(key, pattern) for pattern in patterns)
+
+
 @dataclass(frozen=True)
 class WeightFormat:
-    """One published naming of a backbone's weights.
+    """One published naming of a part's weights (a backbone's, a neck's).
 
     Args:
         name (str): Said in logs and errors, e.g. ``'official VAN release'``.
@@ -51,9 +97,9 @@ class WeightFormat:
             module's names (unknown keys are passed through, so that the
             strict check names them).
         may_be_new (Sequence[str]): Patterns of module keys this format does
-            not have; they start fresh.
+            not have; they start fresh when a backbone is initialised from it.
         may_be_dropped (Sequence[str]): Patterns of converted keys that are
-            not part of the backbone (classifier heads) and are not loaded.
+            not part of the module (classifier heads) and are not loaded.
     """
 
     name: str
@@ -63,7 +109,41 @@ class WeightFormat:
     may_be_dropped: Sequence[str] = ()
 
     def recognises(self, keys: Sequence[str]) -> bool:
-        return all(any(fnmatch(key, marker) for key in keys) for marker in self.markers)
+        return matches_all(self.markers, keys)
+
+    def apply(self, state: StateDict, module: nn.Module) -> Tuple[StateDict, List[str]]:
+        """``(state in the names of module, converted keys left out as no part of it)``:
+        a key matching ``may_be_dropped`` is left out only where ``module`` has
+        no such key (a ViT with a final norm keeps the release's ``norm.*``)."""
+        own = module.state_dict()
+        converted, dropped = {}, []
+        for key, value in self.convert(state).items():
+            if key not in own and matches_any(key, self.may_be_dropped):
+                dropped.append(key)
+            else:
+                converted[key] = value
+        return converted, dropped
+
+
+def weight_formats_of(module: nn.Module) -> Tuple[WeightFormat, ...]:
+    """The formats a part declares in ``weight_formats()``; none for parts
+    whose keys are their module's names (a host toolbox's heads and necks)."""
+    declared = getattr(module, 'weight_formats', None)
+    return tuple(declared()) if callable(declared) else ()
+
+
+#: Whole trained models as their authors released them, by a key each holds.
+#: Only the log and the errors say these names: the parts' own formats
+#: decide the conversion.
+RELEASED_MODEL_LAYOUTS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+    ('official VAN-Segmentation release (mmseg 0.x; Visual-Attention-Network/VAN-Segmentation)',
+     ('backbone.block1.0.mlp.dwconv.dwconv.weight', )),
+    ("mmseg 1.x projects/van (VAN on mmseg's MSCAN blocks)",
+     ('backbone.block1.0.attn.spatial_gating_unit.conv0.weight',
+      'backbone.block1.0.mlp.dwconv.weight')),
+    ('official FDAM release (mmseg 0.25; Linwei-Chen/FDAM FDAM_mmseg)',
+     ('backbone.blocks.0.freq_scale_1.*', 'neck.fpn1.0.weight')),
+)
 
 
 def show_short(keys: Sequence[str], limit: int = 8) -> str:
@@ -71,6 +151,8 @@ def show_short(keys: Sequence[str], limit: int = 8) -> str:
     keys = list(keys)
     return ', '.join(keys[:limit]) + (f' ... ({len(keys)} in all)' if len(keys) > limit else '')
 
+
+# 1. Read ----------------------------------------------------------------------------------
 
 def download_cached(url: str) -> str:
     """Download ``url`` once into torch hub's checkpoint cache; return the local path.
@@ -83,7 +165,7 @@ def download_cached(url: str) -> str:
 
     Raises:
         ConnectionError: naming the URL, when it cannot be downloaded.
-        ValueError: naming the URL, when the download fails its hash check.
+        CheckpointError: naming the URL, when the download fails its hash check.
     """
     cache_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
     path = osp.join(cache_dir, osp.basename(urlparse(url).path))
@@ -100,10 +182,23 @@ def download_cached(url: str) -> str:
                 f'elsewhere and put it at {path}, or give init_cfg a local checkpoint '
                 'path') from err
         except RuntimeError as err:  # torch.hub's hash check
-            raise ValueError(f'{url}: the download is damaged: {err}') from err
+            raise CheckpointError(f'{url}: the download is damaged: {err}', url,
+                                  reason=f'damaged download: {err}') from err
     if world_size > 1:
         barrier()
     return path
+
+
+def _unreadable_reason(path: str, err: BaseException) -> str:
+    """``'<size> bytes, <error>: <first line>'``, or what cut a zip archive short."""
+    size = osp.getsize(path)
+    with open(path, 'rb') as file:
+        zip_header = file.read(4) == b'PK\x03\x04'
+    if size and zip_header and not zipfile.is_zipfile(path):
+        return f'{size} bytes: cut short, its zip archive has no end'
+    text = str(err).strip()
+    return f'{size} bytes, {type(err).__name__}: ' + (text.splitlines()[0] if text
+                                                      else 'the file ends early')
 
 
 def read_checkpoint(source: str) -> dict:
@@ -115,8 +210,10 @@ def read_checkpoint(source: str) -> dict:
     with the full unpickler.
 
     Raises:
-        ValueError: the file is not a readable torch checkpoint (truncated,
-            or another file type); FileNotFoundError: there is no such file.
+        FileNotFoundError: there is no such file.
+        UnsafeCheckpointError: the file pickles code.
+        CheckpointError: the file is not a readable torch checkpoint
+            (truncated, or another file type), naming it and its size.
     """
     url = source
     if source.startswith('torchvision://'):  # mmengine's name for torchvision's releases
@@ -125,124 +222,219 @@ def read_checkpoint(source: str) -> dict:
     try:
         with safe_checkpoint_loading():
             checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
-    except UnsafeCheckpointError:  # names the file and what it pickles
-        raise
-    except FileNotFoundError:
+    except (UnsafeCheckpointError, FileNotFoundError):  # they name the file
         raise
     # OSError: torch's zip reader on some truncated files ('[Errno 22] Invalid argument')
     except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError) as err:
+        reason = _unreadable_reason(path, err)
         where = source if path == source else f'{source} (cached at {path}; delete it to ' \
             'download again)'
-        raise ValueError(f'{where} is not a readable checkpoint (truncated, not saved by '
-                         f'torch, or refused by its weights_only loader): {err}') from err
+        raise CheckpointError(f'{where} is not a readable checkpoint ({reason}; truncated, '
+                              "not saved by torch, or refused by its weights_only loader)",
+                              source, reason=reason) from err
     if not isinstance(checkpoint, dict):
-        raise ValueError(f'{source} holds a {type(checkpoint).__name__}, not a state dict')
+        raise CheckpointError(f'{source} holds a {type(checkpoint).__name__}, not a state dict',
+                              source, reason=f'a {type(checkpoint).__name__}, not a dict')
     return checkpoint
 
 
 def state_dict_of(checkpoint: dict) -> StateDict:
-    """The tensors of a checkpoint: its ``state_dict`` / ``model`` entry, without ``module.``."""
+    """The tensors of a checkpoint: its ``state_dict`` / ``model`` entry, without
+    the ``module.`` prefix of a save from a DDP-wrapped model."""
     state = checkpoint
     for entry in ('state_dict', 'model', 'module'):
         if isinstance(state.get(entry), dict):
             state = state[entry]
             break
-    if state and all(key.startswith('module.') for key in state):  # saved from DDP
+    if state and all(key.startswith('module.') for key in state):
         state = {key[len('module.'):]: value for key, value in state.items()}
     return {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
 
 
-def _recognise(state: StateDict, formats: Sequence[WeightFormat],
-               prefix: str) -> Tuple[WeightFormat, StateDict, List[str]]:
-    """``(format, backbone state, keys left out as other parts of a whole model)``."""
-    if prefix:
-        state_of_prefix = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        if not state_of_prefix:
-            raise LookupError(f'no key starts with prefix={prefix!r} (first keys: '
-                              f'{show_short(sorted(state), 4)})')
-        others = [k for k in state if not k.startswith(prefix)]
-        state = state_of_prefix
-    else:
-        others = []
-    for fmt in formats:
-        if fmt.recognises(list(state)):
-            return fmt, state, others
-    if not prefix and any(k.startswith(MODEL_BACKBONE_PREFIX) for k in state):
-        return _recognise(state, formats, MODEL_BACKBONE_PREFIX)
-    raise LookupError(f'its keys are in none of the known formats ('
-                      f'{"; ".join(f.name for f in formats)}); first keys: '
-                      f'{show_short(sorted(state), 6)}')
+# 2-3. Recognise and convert ---------------------------------------------------------------
 
+def recognise_backbone_state(module: nn.Module, state: StateDict, source: str,
+                             prefix: str = '') -> Tuple[WeightFormat, StateDict, List[str]]:
+    """Find the format of a backbone's weights among ``module.weight_formats()``.
+
+    Args:
+        module (nn.Module): The backbone.
+        state (dict): The checkpoint's tensors.
+        source (str): The file, for the error.
+        prefix (str): Keep only keys under this prefix (stripped). Without
+            it, a whole model's ``backbone.`` part is found by itself.
+
+    Returns:
+        ``(format, the backbone's part of state, keys left out as other parts)``.
+
+    Raises:
+        CheckpointError: naming ``source``, when no key has ``prefix`` or the
+            keys are in none of the formats (the first keys are named).
+    """
+    formats = weight_formats_of(module)
+    name = type(module).__name__
+    others: List[str] = []
+    if prefix:
+        others = [k for k in state if not k.startswith(prefix)]
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if not state:
+            first = sorted(others)[:4]
+            raise CheckpointError(
+                f'{source} is not a {name} checkpoint under prefix={prefix!r}: no key starts '
+                f'with it (first keys: {show_short(first)})', source, keys=first,
+                reason=f'no key under prefix={prefix!r}')
+    fmt = next((f for f in formats if f.recognises(list(state))), None)
+    if fmt is None and not prefix and any(k.startswith(MODEL_BACKBONE_PREFIX) for k in state):
+        return recognise_backbone_state(module, state, source, MODEL_BACKBONE_PREFIX)
+    if fmt is None:
+        under = f' under prefix={prefix!r}' if prefix else ''
+        first = sorted(state)[:6]
+        raise CheckpointError(
+            f'{source} is not a {name} checkpoint{under}: its keys are in none of the known '
+            f'formats ({"; ".join(f.name for f in formats)}); first keys: '
+            f'{show_short(first)}', source, keys=first, reason='keys of no known format')
+    return fmt, state, others
+
+
+def convert_model_state(model: nn.Module, state: StateDict) -> Tuple[StateDict, str, List[str]]:
+    """Convert a whole-model state dict, part by part, to ``model``'s names.
+
+    Each part (``backbone.``, ``neck.``, ``decode_head.``, ...) is recognised
+    among its module's own formats (:func:`weight_formats_of`). A part in none
+    of them, or that ``model`` does not have, is passed through unchanged, so
+    that the strict check names its keys.
+
+    Args:
+        model (nn.Module): The segmentor / detector to load into.
+        state (dict): The checkpoint's tensors.
+
+    Returns:
+        ``(converted state, the layout it was read as, keys dropped)``; the
+        dropped keys are those a part's format says are not part of it (a
+        classifier left in a backbone).
+    """
+    parts: Dict[str, StateDict] = {}
+    converted: StateDict = {}
+    for key, value in state.items():
+        part, dot, rest = key.partition('.')
+        if dot:
+            parts.setdefault(part, {})[rest] = value
+        else:  # a tensor of the model itself
+            converted[key] = value
+    read_as, dropped = [], []
+    for part, part_state in parts.items():
+        module = getattr(model, part, None)
+        formats = weight_formats_of(module) if isinstance(module, nn.Module) else ()
+        fmt = next((f for f in formats if f.recognises(list(part_state))), None)
+        if fmt is None:
+            if formats:
+                read_as.append(f'{part}: keys of no known {type(module).__name__} format')
+            converted.update((f'{part}.{k}', v) for k, v in part_state.items())
+            continue
+        part_converted, part_dropped = fmt.apply(part_state, module)
+        converted.update((f'{part}.{k}', v) for k, v in part_converted.items())
+        dropped += [f'{part}.{k}' for k in part_dropped]
+        read_as.append(f'{part}: {fmt.name}')
+    layout = next((name for name, markers in RELEASED_MODEL_LAYOUTS
+                   if matches_all(markers, list(state))), 'mmfreq names')
+    return converted, layout + (f', parts read as {"; ".join(read_as)}' if read_as else ''), dropped
+
+
+# 4. Compare --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class KeyDiff:
     """How a checkpoint's state dict differs from a module's.
 
     Args:
-        missing (list): The module's keys the checkpoint lacks.
+        missing (list): The module's keys the checkpoint lacks and needs.
         unexpected (list): The checkpoint's keys the module does not have.
         other_shapes (list): ``(key, shape in the checkpoint, shape in the
             module)`` for the keys both have.
+        new (list): The module's keys the checkpoint lacks that may start
+            fresh (``may_be_new`` of its format; BatchNorm counters).
     """
 
     missing: List[str]
     unexpected: List[str]
     other_shapes: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]]
+    new: List[str]
+
+    def problems(self, limit: int = 10) -> List[str]:
+        """What does not fit, one phrase per kind with its first ``limit``
+        keys (``'2 missing keys: a, b'``); empty when everything fits."""
+        shapes = [f'{k} {theirs} in the file, {own} in the model'
+                  for k, theirs, own in self.other_shapes]
+        phrases = []
+        for what, keys in (('missing keys', self.missing), ('unexpected keys', self.unexpected),
+                           ('shape mismatches', shapes)):
+            if keys:
+                more = ', ...' if len(keys) > limit else ''
+                phrases.append(f'{len(keys)} {what}: {", ".join(keys[:limit])}{more}')
+        return phrases
+
+    def misfits(self, limit: int = 10) -> List[str]:
+        """The first ``limit`` keys of each kind that do not fit."""
+        return (self.missing[:limit] + self.unexpected[:limit]
+                + [k for k, _, _ in self.other_shapes[:limit]])
 
 
-def diff_keys(own: Mapping[str, torch.Tensor], theirs: Mapping[str, object]) -> KeyDiff:
+def diff_keys(own: Mapping[str, torch.Tensor], theirs: Mapping[str, object],
+              may_be_new: Sequence[str] = ()) -> KeyDiff:
     """Compare a checkpoint's state dict with a module's (``module.state_dict()``).
 
-    The one comparison behind every strict load in mmfreq: the backbone
-    loader, the whole-model loader and the test-time check word its result.
+    The one comparison behind every strict load in mmfreq. A BatchNorm
+    counter (``num_batches_tracked``) a file lacks is never a problem (older
+    files have none, and it does not change the output).
+
+    Args:
+        own (Mapping): The module's state dict.
+        theirs (Mapping): The checkpoint's, in the module's names.
+        may_be_new (Sequence[str]): fnmatch patterns of the module's keys the
+            checkpoint may lack.
     """
+    absent = [k for k in own if k not in theirs]
+    may_be_new = (*may_be_new, '*num_batches_tracked')
     return KeyDiff(
-        missing=[k for k in own if k not in theirs],
+        missing=[k for k in absent if not matches_any(k, may_be_new)],
         unexpected=[k for k in theirs if k not in own],
         other_shapes=[(k, tuple(v.shape), tuple(own[k].shape)) for k, v in theirs.items()
                       if k in own and hasattr(v, 'shape')
-                      and tuple(v.shape) != tuple(own[k].shape)])
+                      and tuple(v.shape) != tuple(own[k].shape)],
+        new=[k for k in absent if matches_any(k, may_be_new)])
 
 
-def convert_checked(module: nn.Module, state: StateDict, fmt: WeightFormat,
-                    source: str) -> Tuple[StateDict, List[str], List[str]]:
-    """Convert ``state`` (in ``fmt``) to ``module``'s names and check it fits exactly.
+def check_fits(module: nn.Module, state: StateDict, source: str, layout: str,
+               may_be_new: Sequence[str] = (), hint: str = '') -> KeyDiff:
+    """Raise unless ``state`` (in ``module``'s names) fits ``module`` exactly.
 
     Returns:
-        ``(converted state to load, module keys it lacks, keys dropped)``.
+        The comparison (its ``new`` keys start fresh).
 
     Raises:
-        ValueError: naming ``source``, the format and every key that cannot
-            belong to ``module`` (unexpected, missing, or of another shape).
+        CheckpointError: ``'<source> (read as <layout>) does not fit
+        <Module>: <problems>.'`` and ``hint``.
     """
-    converted = fmt.convert(state)
-    own = module.state_dict()
-    diff = diff_keys(own, converted)
-    missing, unexpected = diff.missing, diff.unexpected
-    dropped = [k for k in unexpected if any(fnmatch(k, p) for p in fmt.may_be_dropped)]
-    bad_missing = [k for k in missing if not any(fnmatch(k, p) for p in fmt.may_be_new)]
-    bad_unexpected = [k for k in unexpected if k not in dropped]
-    bad_shapes = [f'{k} {theirs} (needs {needed})' for k, theirs, needed in diff.other_shapes]
-    if bad_missing or bad_unexpected or bad_shapes:
-        problems = [f'{label}: [{show_short(keys, 12)}]' for label, keys in (
-            ('missing keys', bad_missing), ('unexpected keys', bad_unexpected),
-            ('other shapes', bad_shapes)) if keys]
-        raise ValueError(f'{source} (read as {fmt.name}) does not fit '
-                         f'{type(module).__name__} (a checkpoint of another architecture or '
-                         f'size?): {"; ".join(problems)}')
-    return {k: v for k, v in converted.items() if k in own}, missing, dropped
+    diff = diff_keys(module.state_dict(), state, may_be_new)
+    problems = diff.problems()
+    if problems:
+        raise CheckpointError(
+            f'{source} (read as {layout}) does not fit {type(module).__name__}: '
+            f'{"; ".join(problems)}. {hint or "Is it a checkpoint of another model or size?"}',
+            source, layout, diff.misfits(), reason='; '.join(problems))
+    return diff
 
 
-def load_pretrained_weights(module: nn.Module, source: str, formats: Sequence[WeightFormat],
-                            prefix: str = '') -> List[str]:
-    """Load the checkpoint at ``source`` (path or URL) into ``module``, strictly.
+# 5. Load -----------------------------------------------------------------------------------
+
+def load_pretrained_weights(module: nn.Module, source: str, prefix: str = '') -> List[str]:
+    """Load the checkpoint at ``source`` (path or URL) into a backbone, strictly.
 
     Args:
-        module (nn.Module): The backbone.
+        module (nn.Module): The backbone; its ``weight_formats()`` are the
+            namings it accepts, tried in order.
         source (str): Local path or any mmengine scheme (``https://``,
             ``torchvision://``, ...). Downloads are cached.
-        formats (Sequence[WeightFormat]): The namings ``module`` accepts,
-            tried in order.
         prefix (str): Keep only keys under this prefix (stripped), e.g.
             ``'backbone.'``. Without it, a whole model checkpoint's
             ``backbone.`` part is found by itself.
@@ -251,93 +443,178 @@ def load_pretrained_weights(module: nn.Module, source: str, formats: Sequence[We
         The module's keys that the checkpoint did not provide (they start fresh).
 
     Raises:
-        ValueError: naming ``source``: unreadable file, keys in no known
+        CheckpointError: naming ``source``: unreadable file, keys in no known
             format, a prefix no key has, or keys / shapes that do not fit.
     """
     state = state_dict_of(read_checkpoint(source))
-    try:
-        fmt, state, others = _recognise(state, formats, prefix)
-    except LookupError as err:
-        under = f' under prefix={prefix!r}' if prefix else ''
-        raise ValueError(f'{source} is not a {type(module).__name__} checkpoint{under}: '
-                         f'{err.args[0]}') from err
-    to_load, new, dropped = convert_checked(module, state, fmt, source)
-    module.load_state_dict(to_load, strict=False)
-    logger = MMLogger.get_current_instance()
-    logger.info(f'{type(module).__name__}: loaded {len(to_load)} tensors from {source} '
-                f'(read as {fmt.name}); new (initialised fresh): {show_short(new) or "none"}'
-                + (f'; not the backbone, left out: {show_short(others + dropped)}'
-                   if others or dropped else ''))
-    return new
+    fmt, state, others = recognise_backbone_state(module, state, source, prefix)
+    converted, dropped = fmt.apply(state, module)
+    diff = check_fits(module, converted, source, fmt.name, fmt.may_be_new)
+    module.load_state_dict(converted, strict=False)
+    MMLogger.get_current_instance().info(
+        f'{type(module).__name__}: loaded {len(converted)} tensors from {source} (read as '
+        f'{fmt.name}); new (initialised fresh): {show_short(diff.new) or "none"}'
+        + (f'; not the backbone, left out: {show_short(others + dropped)}'
+           if others or dropped else ''))
+    return diff.new
 
 
-def init_from_pretrained(module: nn.Module, formats: Sequence[WeightFormat]) -> bool:
-    """Apply ``module.init_cfg`` if it is ``dict(type='Pretrained', ...)``.
+def init_from_cfg(module: nn.Module, apply_init_cfg: Callable[[], None]) -> bool:
+    """Apply ``module.init_cfg``: how the ``init_weights`` of every mmfreq backbone opens.
 
-    The one ``init_weights`` branch of every mmfreq backbone: mmengine's own
-    Pretrained initialiser loads whatever keys happen to match and only logs
-    the rest, so it is never used for mmfreq backbones.
+    ``dict(type='Pretrained', ...)`` loads strictly through
+    :func:`load_pretrained_weights` (mmengine's own Pretrained initialiser
+    loads whatever keys happen to match and only logs the rest, so it is
+    never used for mmfreq backbones). Any other ``init_cfg`` is applied by
+    ``apply_init_cfg``, the parent class's ``init_weights`` (mmengine's
+    initialisers; for AA-ResNet mmpretrain's ResNet, which also
+    zero-initialises the last norm of each residual branch).
+
+    Args:
+        module (nn.Module): The backbone.
+        apply_init_cfg (Callable): Its parent's ``init_weights``, bound.
 
     Returns:
-        True if weights were loaded (the backbone's own initialisation is skipped).
+        True if ``init_cfg`` was applied (the backbone's own default
+        initialisation is skipped); False when it is None.
 
     Raises:
         ValueError: a ``Pretrained`` entry inside a list of initialisers
             (it would be applied by mmengine's non-strict loader).
+        CheckpointError: the checkpoint cannot be read or does not fit.
     """
     init_cfg: Optional[dict] = getattr(module, 'init_cfg', None)
-    if isinstance(init_cfg, (list, tuple)):
-        if any(cfg.get('type') == 'Pretrained' for cfg in init_cfg):
-            raise ValueError(f'{type(module).__name__}: give init_cfg=dict(type='
-                             f"'Pretrained', checkpoint=...) alone, not inside a list "
-                             f'({init_cfg})')
-        return False
-    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained':
-        return False
-    load_pretrained_weights(module, init_cfg['checkpoint'], formats,
-                            prefix=init_cfg.get('prefix', '') or '')
-    return True
-
-
-def init_from_cfg(module: BaseModule, formats: Sequence[WeightFormat]) -> bool:
-    """Apply ``module.init_cfg``, if it has one: ``Pretrained`` strictly
-    (:func:`init_from_pretrained`), any other mmengine initialiser through
-    :meth:`BaseModule.init_weights`.
-
-    How the ``init_weights`` of a backbone with its own default
-    initialisation opens.
-
-    Returns:
-        True if ``init_cfg`` was applied (the default initialisation is skipped).
-    """
-    if init_from_pretrained(module, formats):
+    if isinstance(init_cfg, (list, tuple)) and any(
+            cfg.get('type') == 'Pretrained' for cfg in init_cfg):
+        raise ValueError(f'{type(module).__name__}: give init_cfg=dict(type='
+                         f"'Pretrained', checkpoint=...) alone, not inside a list "
+                         f'({init_cfg})')
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+        load_pretrained_weights(module, init_cfg['checkpoint'],
+                                prefix=init_cfg.get('prefix') or '')
         return True
-    if module.init_cfg is None:
+    if init_cfg is None:
         return False
-    BaseModule.init_weights(module)
+    apply_init_cfg()
     return True
 
 
-def save_converted_checkpoint(state_dict: StateDict, src: str, dst: str) -> None:
-    """Write a converted state dict as an mmengine-style checkpoint (folders
-    are created), atomically, as the runner saves: a kill leaves ``dst`` as
-    it was, never half written."""
-    save_checkpoint_atomically({'state_dict': state_dict,
-                                'meta': {'converted_from': osp.basename(src)}}, dst)
+def fit_model_state(model: nn.Module, checkpoint: dict, source: str,
+                    strict: bool = True) -> Tuple[StateDict, str, List[str]]:
+    """The state dict of ``checkpoint`` in ``model``'s names, checked against it.
 
-
-def convert_checkpoint_file(module: nn.Module, formats: Sequence[WeightFormat], src: str,
-                            dst: str) -> List[str]:
-    """Load ``src`` into ``module`` as ``init_cfg`` would, then save it in mmfreq's names.
-
-    What ``tools/model_converters/*`` do, for offline use: the same
-    recognition and checks as :func:`load_pretrained_weights`; the keys
-    ``src`` does not provide are not written.
+    Args:
+        model (nn.Module): The model (unwrapped from DDP / TTA).
+        checkpoint (dict): The checkpoint as read (``state_dict``, ``meta``).
+        source (str): The file, for messages.
+        strict (bool): Raise when anything does not fit; otherwise return
+            what does and let the caller load it.
 
     Returns:
-        The module's keys that ``src`` did not provide.
+        ``(state to load, layout read as, phrases of what did not fit)``.
+
+    Raises:
+        CheckpointError: naming ``source``, the layout and the first keys of
+            each kind that do not fit (``strict`` only).
     """
-    new = load_pretrained_weights(module, src, formats)
-    state = {k: v for k, v in module.state_dict().items() if k not in new}
-    save_converted_checkpoint(state, src, dst)
-    return new
+    state, layout, dropped = convert_model_state(model, state_dict_of(checkpoint))
+    if strict:
+        check_fits(model, state, source, layout,
+                   hint='Is it a checkpoint of another config (another size, head or number '
+                        'of classes)?')
+        problems = []
+    else:
+        problems = diff_keys(model.state_dict(), state).problems()
+    if dropped:
+        MMLogger.get_current_instance().info(
+            f'{source}: not part of the model, left out: {show_short(dropped)}')
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items()
+               if k in own and getattr(v, 'shape', None) == own[k].shape}
+    return fitting, layout, problems
+
+
+def dataset_meta_of(checkpoint: dict) -> Optional[dict]:
+    """Class names and palette a checkpoint was trained with, in mmengine's form
+    (``classes``, ``palette``): mmseg 1.x / mmdet 3.x ``meta['dataset_meta']``,
+    or mmseg 0.x / mmdet 2.x ``meta['CLASSES']`` and ``meta['PALETTE']``."""
+    meta = checkpoint.get('meta') or {}
+    if meta.get('dataset_meta'):
+        return dict(meta['dataset_meta'])
+    if meta.get('CLASSES') is None:
+        return None
+    found = dict(classes=tuple(meta['CLASSES']))
+    if meta.get('PALETTE') is not None:
+        found['palette'] = [list(color) for color in meta['PALETTE']]
+    return found
+
+
+def load_model_weights(model: nn.Module, source: str, strict: bool = True) -> dict:
+    """Load a trained whole-model checkpoint (path or URL) into ``model``.
+
+    The file is read once (URLs are downloaded once, into torch hub's cache),
+    converted from its layout in memory and loaded strictly; the log says
+    which layout it was read as.
+
+    Args:
+        model (nn.Module): The segmentor / detector.
+        source (str): Checkpoint path or URL.
+        strict (bool): Refuse a file that does not fit exactly (default);
+            otherwise load the keys that fit and log the rest.
+
+    Returns:
+        The checkpoint as read, its ``state_dict`` replaced by the converted one.
+
+    Raises:
+        CheckpointError: the file cannot be read, or does not fit, naming it.
+        FileNotFoundError: there is no such file.
+    """
+    checkpoint = read_checkpoint(source)
+    state, layout, problems = fit_model_state(model, checkpoint, source, strict)
+    model.load_state_dict(state, strict=False)
+    logger = MMLogger.get_current_instance()
+    logger.info(f'{type(model).__name__}: loaded {len(state)} tensors from {source} '
+                f'(read as {layout})')
+    if problems:
+        logger.warning(f'{source}: not loaded (--non-strict): {"; ".join(problems)}')
+    return dict(checkpoint, state_dict=state)
+
+
+# Saving converted weights ------------------------------------------------------------------
+
+def save_weights(state_dict: StateDict, dst: str, meta: dict) -> None:
+    """Write a state dict as an mmengine checkpoint (folders are created),
+    atomically, as the runner saves: a kill leaves ``dst`` as it was, never
+    half written."""
+    save_checkpoint_atomically({'state_dict': state_dict, 'meta': meta}, dst)
+
+
+def convert_checkpoint_file(module: nn.Module, src: str, dst: str) -> str:
+    """Check ``src`` against ``module`` as loading would, and save it in mmfreq's names.
+
+    What ``tools/model_converters/*`` do, for offline use. A backbone (a
+    module with ``weight_formats()``) is read as ``init_cfg`` reads it; the
+    keys ``src`` does not provide are not written. A whole model is read as
+    ``init_model`` reads it, strictly, and the file written carries the
+    class names and palette of the source (whichever mmseg version wrote
+    them), so that ``tools/test.py``, ``init_model`` and ``load_from`` load it
+    without any conversion.
+
+    Returns:
+        What the output line says: the keys that start fresh (a backbone),
+        or the layout ``src`` was read as (a whole model).
+    """
+    meta = {'converted_from': osp.basename(src)}
+    if weight_formats_of(module):
+        new = load_pretrained_weights(module, src)
+        state = {k: v for k, v in module.state_dict().items() if k not in new}
+        save_weights(state, dst, meta)
+        return f'new, starting fresh ({len(new)}): {show_short(new)}' if new else 'new: none'
+    checkpoint = read_checkpoint(src)
+    state, layout, _ = fit_model_state(model=module, checkpoint=checkpoint, source=src)
+    meta['read_as'] = layout
+    dataset_meta = dataset_meta_of(checkpoint)
+    if dataset_meta:
+        meta['dataset_meta'] = dataset_meta
+    save_weights(state, dst, meta)
+    return f'read as {layout}'

@@ -13,10 +13,8 @@ are listed as new; any other missing or unexpected key means another
 architecture and is an error.
 """
 import argparse
-from functools import partial
-from typing import List
 
-from mmfreq.cli.convert import convert_backbone, run_converter
+from mmfreq.cli.convert import run_converter
 from mmfreq.models.backbones.fdam_vit import FDAMViT
 
 
@@ -27,13 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--patch-size', type=int, default=16)
 
 
-def fdam_note(src: str, new: List[str]) -> str:
-    return f'; {len(new)} FDAM tensors were not in {src} and start fresh' if new else ''
-
-
 if __name__ == '__main__':
     run_converter(
         __doc__, 'DeiT-III or official FDAM checkpoint (path or URL)', add_arguments,
         build=lambda args: FDAMViT(args.arch, img_size=args.img_size, patch_size=args.patch_size),
-        describe=lambda args: f'FDAMViT arch {args.arch!r}',
-        convert=lambda model, args: convert_backbone(model, args, partial(fdam_note, args.src)))
+        describe=lambda args: f'FDAMViT arch {args.arch!r}')

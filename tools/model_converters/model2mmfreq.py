@@ -6,7 +6,7 @@
 
 ``tools/test.py``, ``init_model`` and ``load_from`` read the released file
 directly (official VAN-Segmentation and FDAM files, mmseg 0.x files: see
-mmfreq/utils/model_weights.py); this tool does the same conversion ahead of
+mmfreq/utils/weights.py); this tool does the same conversion ahead of
 time. The file must fit the config's model exactly: one of another size,
 head or class count is an error naming the keys, and nothing is written.
 The class names and palette of an mmseg 0.x file are kept as mmengine's
@@ -16,7 +16,6 @@ import argparse
 
 from mmfreq.apis import build_model_from_config
 from mmfreq.cli.convert import run_converter
-from mmfreq.utils.model_weights import convert_model_checkpoint_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +27,4 @@ if __name__ == '__main__':
     run_converter(
         __doc__, 'released trained model checkpoint (path or URL)', add_arguments,
         build=lambda args: build_model_from_config(args.config),
-        describe=lambda args: f'the model of {args.config}',
-        convert=lambda model, args: ' (read as '
-        f'{convert_model_checkpoint_file(model, args.src, args.dst)})')
+        describe=lambda args: f'the model of {args.config}')

@@ -12,7 +12,7 @@ import torch
 from mmpretrain.models.backbones import ResNet
 
 from mmfreq.registry import MODELS
-from mmfreq.utils.weights import WeightFormat, init_from_pretrained
+from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
 from ..layers import AAConv2d
 from .arguments import check_frozen_stages, stage_indices
@@ -155,6 +155,7 @@ class AAResNet(ResNet):
         )
 
     def init_weights(self) -> None:
-        if init_from_pretrained(self, self.weight_formats()):
-            return
-        super().init_weights()
+        # mmpretrain's ResNet applies init_cfg and zero-initialises the residual
+        # norms, with or without an init_cfg
+        if not init_from_cfg(self, super().init_weights):
+            super().init_weights()

@@ -360,7 +360,7 @@ class FDAMMiT(BaseModule):
         )
 
     def init_weights(self) -> None:
-        if init_from_cfg(self, self.weight_formats()):
+        if init_from_cfg(self, super().init_weights):
             return
         # mmseg's (and NVlabs') initialisation, with mmengine's initialisers as
         # mmseg calls them; the in_proj weights keep nn.MultiheadAttention's

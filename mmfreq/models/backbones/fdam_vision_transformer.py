@@ -190,7 +190,7 @@ class FDAMVisionTransformer(BaseModule):
     def init_weights(self) -> None:
         """Pretrained weights, or mmseg's ViT initialisation (truncated normal
         linears and embeddings, MLP biases at std 1e-6, Kaiming patch projection)."""
-        if init_from_cfg(self, self.weight_formats()):
+        if init_from_cfg(self, super().init_weights):
             return
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)

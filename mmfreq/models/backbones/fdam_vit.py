@@ -246,7 +246,7 @@ class FDAMViT(BaseModule):
         )
 
     def init_weights(self) -> None:
-        if init_from_cfg(self, self.weight_formats()):
+        if init_from_cfg(self, super().init_weights):
             return
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         for m in self.modules():

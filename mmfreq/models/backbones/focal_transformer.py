@@ -229,7 +229,7 @@ class FocalTransformer(BaseModule):
         )
 
     def init_weights(self) -> None:
-        if init_from_cfg(self, self.weight_formats()):
+        if init_from_cfg(self, super().init_weights):
             return
         for name, m in self.named_modules():
             if isinstance(m, nn.Linear) and 'pool_layers' not in name:

@@ -316,7 +316,7 @@ class VAN(BaseModule):
         return VAN_WEIGHT_FORMATS
 
     def init_weights(self) -> None:
-        if init_from_cfg(self, self.weight_formats()):
+        if init_from_cfg(self, super().init_weights):
             return
         # The official initialisation: He-normal over fan-out for convs.
         for m in self.modules():

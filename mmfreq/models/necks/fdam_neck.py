@@ -1,6 +1,7 @@
 """The FDAM neck: the simple multi-level pyramid that turns a single-scale
 ViT into 1/4, 1/8, 1/16 and 1/32 maps, with a FreqScale per level to give back
 the detail that transposed-conv upsampling blurs (FDAM, ICCV 2025)."""
+import re
 from typing import Sequence, Tuple
 
 import torch
@@ -9,6 +10,7 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 
 from mmfreq.registry import MODELS
+from mmfreq.utils.weights import StateDict, WeightFormat
 
 from ..layers import FreqScale, add_freq_scale
 
@@ -45,6 +47,14 @@ class FDAMNeck(BaseModule):
         self.freq_scales = nn.ModuleList(
             FreqScale(in_channels, **freq_scale_cfg) for _ in scales) if freq_scale else None
 
+    def weight_formats(self) -> Tuple[WeightFormat, ...]:
+        """The namings of this neck's weights in a whole-model checkpoint."""
+        return (
+            WeightFormat('mmfreq FDAMNeck', markers=('resamplers.*', )),
+            WeightFormat('official SimpleMultiLevelNeck (Linwei-Chen/FDAM, FDAM_mmseg)',
+                         markers=('fpn1.0.weight', ), convert=convert_simple_multilevel_neck),
+        )
+
     @staticmethod
     def _resampler(scale: float, channels: int, norm_cfg: dict) -> nn.Module:
         if scale == 4:
@@ -68,3 +78,17 @@ class FDAMNeck(BaseModule):
         return tuple(
             add_freq_scale(resample(x).permute(0, 2, 3, 1), freq_scale).permute(0, 3, 1, 2)
             for x, resample, freq_scale in zip(inputs, self.resamplers, freq_scales))
+
+
+def convert_simple_multilevel_neck(state: StateDict) -> StateDict:
+    """Official FDAM ``SimpleMultiLevelNeck`` (``fpn1``..``fpn4``) onto :class:`FDAMNeck`.
+
+    ``fpn1`` (deconv, BN, GELU, deconv) is ``resamplers.0`` with the same
+    inner indices; ``fpn2`` wraps its one deconv in a Sequential that
+    ``resamplers.1`` does not have; ``fpn3`` / ``fpn4`` hold no parameters.
+    """
+    converted = {}
+    for key, value in state.items():
+        key = re.sub(r'^fpn2\.0\.', 'resamplers.1.', key)
+        converted[re.sub(r'^fpn1\.', 'resamplers.0.', key)] = value
+    return converted
