@@ -509,19 +509,8 @@ def neck_inputs(h: int, w: int) -> tuple:
     return ([torch.randn(2, 32, h, w) for _ in range(2)],)
 
 
-def test_fdam_vit_compiles_without_graph_breaks():
-    """Dynamo's graph only (the 'eager' backend), to keep this test fast; the
-    slow test below runs AOT autograd with gradients."""
-    assert_compiles_like_eager(compile_test_vit(), [(torch.randn(2, 3, 48, 64),),
-                                                    (torch.randn(2, 3, 80, 40),)])
-
-
-def test_fdam_neck_compiles_without_graph_breaks():
-    assert_compiles_like_eager(compile_test_neck(), [neck_inputs(5, 7), neck_inputs(8, 6)])
-
-
 @pytest.mark.slow  # AOT autograd tracing of forward and backward: about a minute
-def test_fdam_vit_and_neck_train_compiled_like_eager():
+def test_fdam_vit_and_neck_compile_without_graph_breaks_and_train_like_eager():
     assert_compiles_like_eager(compile_test_vit(), [(torch.randn(2, 3, 48, 64),),
                                                     (torch.randn(2, 3, 80, 40),)],
                                backend='aot_eager', backward=True)
