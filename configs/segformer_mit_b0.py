@@ -1,7 +1,8 @@
 # SegFormer-B0 on ADE20K, 512x512, 160k iterations: mmseg's own row, its data,
 # schedule (8 GPUs x 2 images), AdamW recipe, SegformerHead and ImageNet weights
 # unchanged, with its MixVisionTransformer replaced by mmfreq.FDAMMiT with FDAM off
-# (the same network and parameter names: mmseg's mit_b0 loads strictly).
+# (its type only: FDAMMiT takes mmseg's arguments; the same network and parameter
+# names, so mmseg's mit_b0 loads strictly).
 # The baseline of segformer_mit_b0_fdam.py.
 # Published (ADE20K val, single-scale mIoU): mmseg 37.41 (its segformer README);
 # the FDAM paper (Linwei-Chen/FDAM README): 37.4 without FDAM, 39.8 with FDAM.
@@ -10,12 +11,4 @@ _base_ = [
     './_base_/mmfreq_imports.py',
 ]
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmfreq.FDAMMiT',
-        arch='b0',
-        drop_path_rate=_base_.model.backbone.drop_path_rate,
-        init_cfg=_base_.model.backbone.init_cfg,
-        att_inv=False,
-        freq_scale=False))
+model = dict(backbone=dict(type='mmfreq.FDAMMiT', att_inv=False, freq_scale=False))

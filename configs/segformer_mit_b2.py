@@ -8,12 +8,4 @@ _base_ = [
     './_base_/mmfreq_imports.py',
 ]
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmfreq.FDAMMiT',
-        arch='b2',
-        drop_path_rate=_base_.model.backbone.drop_path_rate,
-        init_cfg=_base_.model.backbone.init_cfg,
-        att_inv=False,
-        freq_scale=False))
+model = dict(backbone=dict(type='mmfreq.FDAMMiT', att_inv=False, freq_scale=False))

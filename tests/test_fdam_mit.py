@@ -114,6 +114,31 @@ def test_fdam_off_equals_mmsegs_mix_vision_transformer(mmseg_b0, size):
     assert_close_outputs(got, expected)
 
 
+def test_an_mmseg_segformer_backbone_switches_by_its_type_alone(mmseg_b0):
+    """The backbone of mmseg's segformer_mit-b0 base config, with only ``type``
+    changed (and FDAM switched off): the same network as mmseg's."""
+    from mmengine.config import Config
+
+    from mmfreq.registry import MODELS
+
+    cfg = Config.fromfile(mmseg_folder() / 'configs/_base_/models/segformer_mit-b0.py')
+    backbone = dict(cfg.model.backbone, type='mmfreq.FDAMMiT', **FDAM_OFF)
+    ours = MODELS.build(backbone).eval()
+    ours.load_state_dict(mmseg_b0.state_dict())  # strict
+    assert_close_outputs(features(ours, (97, 131)), features(mmseg_b0, (97, 131)))
+
+
+@pytest.mark.parametrize('options, named', [
+    (dict(embed_dims=32), 'embed_dims'),  # part of mmseg's layout only
+    (dict(**MMSEG_B0, num_stages=3), 'num_stages=3'),
+    (dict(norm_cfg=dict(type='BN')), "norm_cfg={'type': 'BN'}"),
+    (dict(act_cfg=dict(type='ReLU')), "act_cfg={'type': 'ReLU'}"),
+])
+def test_mmseg_arguments_it_cannot_honour_are_named(options, named):
+    with pytest.raises(ValueError, match=re.escape(named)):
+        FDAMMiT(**options)
+
+
 def test_default_initialisation_is_mmsegs():
     from mmseg.models.backbones import MixVisionTransformer
 
@@ -440,7 +465,10 @@ def test_ade20k_config_is_mmsegs_row_with_fdam_switched(arch, fdam):
         optim_wrapper['paramwise_cfg']['custom_keys']['freq_scale'] = dict(lr_mult=2.0)
     assert without_scope(cfg.optim_wrapper) == optim_wrapper
     assert cfg.model.decode_head == theirs.model.decode_head
-    assert cfg.model.backbone.init_cfg == theirs.model.backbone.init_cfg
+    # mmseg's backbone entry with its type swapped: every argument as mmseg gives it
+    assert without_scope(cfg.model.backbone) == dict(
+        without_scope(theirs.model.backbone), type='mmfreq.FDAMMiT', att_inv=fdam,
+        freq_scale=fdam)
 
     backbone = build_model_from_config(cfg).backbone
     assert type(backbone) is FDAMMiT

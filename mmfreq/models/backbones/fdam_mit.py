@@ -240,12 +240,13 @@ class FDAMMiT(BaseModule):
     and outputs. Stage i returns (B, C_i, H_i, W_i), H_1 = ceil(H / 4) and
     each later stage half the previous (rounded up).
 
-    The other arguments mean what they mean in mmseg's
-    ``MixVisionTransformer``; differences: the layout is given by ``arch``
-    (mmseg: ``embed_dims`` / ``num_layers`` / ``num_heads``), the norms are
-    LayerNorms with eps 1e-6 and the activation GELU (mmseg's defaults, not
-    arguments here), negative ``out_indices`` count from the end, and there
-    is a ``frozen_stages``.
+    It takes mmseg's ``MixVisionTransformer`` arguments with their meaning,
+    so an mmseg SegFormer config switches to it by its ``type`` alone; the
+    layout may also be named by ``arch``. Differences: the norms are always
+    LayerNorms with eps 1e-6 and the activation GELU (mmseg's defaults;
+    ``norm_cfg`` / ``act_cfg`` are accepted only with those values),
+    negative ``out_indices`` count from the end, and there is a
+    ``frozen_stages``.
 
     Args:
         arch (str | dict): 'b0' ... 'b5' (mmseg's segformer configs) or a dict
@@ -253,6 +254,13 @@ class FDAMMiT(BaseModule):
             stage i has ``embed_dims * num_heads[i]`` channels),
             ``num_layers`` and ``num_heads`` (one entry per stage).
         in_channels (int): Defaults to 3.
+        embed_dims (int, optional): mmseg's layout arguments: channels per
+            head, ...
+        num_stages (int, optional): ... the number of stages (checked
+            against the others), ...
+        num_layers (Sequence[int], optional): ... blocks per stage and ...
+        num_heads (Sequence[int], optional): ... heads per stage. Given
+            together (all three), they replace ``arch``.
         patch_sizes (Sequence[int]): Kernel of each stage's patch embedding.
             Defaults to (7, 3, 3, 3).
         strides (Sequence[int]): Its stride. Defaults to (4, 2, 2, 2).
@@ -275,6 +283,8 @@ class FDAMMiT(BaseModule):
         frozen_stages (int): -1 freezes nothing, 0 the first patch embedding,
             k the first k stages. Defaults to -1.
         with_cp (bool): Activation checkpointing per block. Defaults to False.
+        act_cfg (dict): mmseg's; only ``dict(type='GELU')``.
+        norm_cfg (dict): mmseg's; only ``dict(type='LN', eps=1e-6)``.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
             loads the NVlabs SegFormer release (``mit_b*.pth``), mmseg's
             converted ``mit_b*.pth``, mmseg SegFormer models or mmfreq files,
@@ -296,6 +306,9 @@ class FDAMMiT(BaseModule):
     fdam_keys = ('*.att_inv.*', '*freq_scale.*')
 
     def __init__(self, arch: Union[str, dict] = 'b0', in_channels: int = 3,
+                 embed_dims: Optional[int] = None, num_stages: Optional[int] = None,
+                 num_layers: Optional[Sequence[int]] = None,
+                 num_heads: Optional[Sequence[int]] = None,
                  patch_sizes: Sequence[int] = (7, 3, 3, 3),
                  strides: Sequence[int] = (4, 2, 2, 2),
                  sr_ratios: Sequence[int] = (8, 4, 2, 1),
@@ -305,11 +318,26 @@ class FDAMMiT(BaseModule):
                  att_inv: bool = True, freq_scale: bool = True,
                  freq_scale_cfg: dict = dict(), highpass_values: str = 'query',
                  frozen_stages: int = -1, with_cp: bool = False,
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
                  init_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
         super().__init__(init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, 'FDAMMiT'))
-        arch = self._arch_settings(arch)
+        layout = dict(embed_dims=embed_dims, num_layers=num_layers, num_heads=num_heads)
+        given = {k: v for k, v in layout.items() if v is not None}
+        if given and len(given) < len(layout):
+            raise ValueError(f'FDAMMiT: give embed_dims, num_layers and num_heads together '
+                             f'(mmseg\'s layout) or arch alone; got {given}')
+        arch = self._arch_settings(given or arch)
         num_layers, num_heads = arch['num_layers'], arch['num_heads']
+        if num_stages not in (None, len(num_layers)):
+            raise ValueError(f'FDAMMiT: num_stages={num_stages}, but num_layers has '
+                             f'{len(num_layers)} entries')
         num_stages = len(num_layers)
+        for name, value, allowed in (('act_cfg', act_cfg, dict(type='GELU')),
+                                     ('norm_cfg', norm_cfg, dict(type='LN', eps=1e-6))):
+            if {k: v for k, v in value.items() if k != 'requires_grad'} != allowed:
+                raise ValueError(f'FDAMMiT: {name}={value}; only {allowed} (mmseg\'s default, '
+                                 'what every SegFormer was trained with) is built')
         per_stage = dict(patch_sizes=patch_sizes, strides=strides, sr_ratios=sr_ratios)
         for name, values in per_stage.items():
             if len(values) != num_stages:
