@@ -5,8 +5,9 @@
 # mmseg 0.x file, read as it is). Published: 46.7 mIoU (single scale).
 _base_ = ['./fpn_van_b.py', './_base_/ade20k_released_test.py']
 
-# The trained file holds the backbone too: nothing to download at build time.
-model = dict(backbone=dict(init_cfg=None))
+# The trained file holds the backbone too: nothing to download at build time. Its
+# stage LayerNorms were trained with torch's default eps (VAN-Segmentation tools/van.py).
+model = dict(backbone=dict(init_cfg=None, stage_norm_eps=1e-5))
 
 # The official test pipeline.
 test_pipeline = _base_.released_test_pipeline

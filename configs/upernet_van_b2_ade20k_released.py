@@ -6,8 +6,9 @@
 # without --tta this is the official config's single-scale test.
 _base_ = ['./upernet_van_b.py', './_base_/ade20k_released_test.py']
 
-# The trained file holds the backbone too: nothing to download at build time.
-model = dict(backbone=dict(init_cfg=None))
+# The trained file holds the backbone too: nothing to download at build time. Its
+# stage LayerNorms were trained with torch's default eps (VAN-Segmentation tools/van.py).
+model = dict(backbone=dict(init_cfg=None, stage_norm_eps=1e-5))
 
 # The official test pipeline; its multiple of 32 on every scale of the multi-scale
 # test as well.

@@ -158,23 +158,19 @@ class VANBlock(nn.Module):
 
 
 class VANStage(nn.Module):
-    """Patch embedding, one VAN block per drop-path rate, then LayerNorm over channels.
-
-    The LayerNorm's eps is 1e-6, the official VAN's (``partial(nn.LayerNorm,
-    eps=1e-6)`` in VAN-Classification ``models/van.py``); mmpretrain's VAN
-    uses torch's default 1e-5.
-    """
+    """Patch embedding, one VAN block per drop-path rate, then LayerNorm over
+    channels (eps ``norm_eps``)."""
 
     def __init__(self, in_channels: int, channels: int, mlp_ratio: float,
                  patch_size: int, stride: int, drop_rate: float,
                  drop_path_rates: Sequence[float], layer_scale_init_value: float,
-                 norm_cfg: dict) -> None:
+                 norm_cfg: dict, norm_eps: float) -> None:
         super().__init__()
         self.patch_embed = OverlapPatchEmbed(in_channels, channels, patch_size, stride, norm_cfg)
         self.blocks = nn.ModuleList(
             VANBlock(channels, mlp_ratio, drop_rate, dpr, layer_scale_init_value, norm_cfg)
             for dpr in drop_path_rates)
-        self.norm = nn.LayerNorm(channels, eps=1e-6)
+        self.norm = nn.LayerNorm(channels, eps=norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)
@@ -191,14 +187,14 @@ class VAN(BaseModule):
     Four stages at strides 4, 8, 16, 32. Each stage embeds overlapping
     patches (conv k7 s4 first, then k3 s2, each followed by BatchNorm), runs
     VAN blocks (Large Kernel Attention and a conv MLP, both pre-BatchNorm with
-    layer scale) and ends with a LayerNorm over channels (eps 1e-6, as the
-    official VAN). Any H, W is accepted: stage i has ``ceil(H / 2**(i+2))`` rows.
+    layer scale) and ends with a LayerNorm over channels. Any H, W is
+    accepted: stage i has ``ceil(H / 2**(i+2))`` rows.
 
     The arguments are those of mmpretrain's ``VAN`` where it has them, with
     these differences: ``norm_cfg`` is the BatchNorm of the patch embeddings
     and blocks (mmpretrain hard-codes BN there, and its ``norm_cfg`` is the
-    stage LayerNorm, which here is always the official ``LN(eps=1e-6)``; an
-    LN ``norm_cfg`` is refused with that advice); ``frozen_stages=k`` freezes
+    stage LayerNorm, whose eps here is ``stage_norm_eps``; an LN
+    ``norm_cfg`` is refused with that advice); ``frozen_stages=k`` freezes
     the stem and the first k stages, as mmdet's Swin and mmpretrain's ResNet
     do (mmpretrain's VAN freezes k+1 stages for the same k); the defaults of
     ``out_indices`` (all four stages) and ``drop_path_rate`` (0.1) suit dense
@@ -227,6 +223,13 @@ class VAN(BaseModule):
         norm_cfg (dict): BatchNorm of the patch embeddings and blocks; use
             ``dict(type='SyncBN')`` for multi-GPU training with small batches.
             Defaults to ``dict(type='BN')``.
+        stage_norm_eps (float): eps of the LayerNorm ending each stage.
+            Defaults to 1e-6, VAN-Classification's (``partial(nn.LayerNorm,
+            eps=1e-6)`` in its ``models/van.py``), which made the ImageNet
+            weights; VAN-Segmentation's trained ADE20K models used torch's
+            default 1e-5 (``nn.LayerNorm(embed_dims[i])`` in its
+            ``tools/van.py``, as mmseg 1.x ``projects/van`` and mmpretrain's
+            VAN), so the ``*_released.py`` configs set 1e-5.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH
             or URL[, prefix=...])`` loads the official release, mmpretrain's,
             mmfreq's or a whole mmseg / mmdet / mmpretrain model checkpoint,
@@ -266,6 +269,7 @@ class VAN(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  norm_cfg: dict = dict(type='BN'),
+                 stage_norm_eps: float = 1e-6,
                  init_cfg: Optional[dict] = None,
                  pretrained: Optional[str] = None) -> None:
         super().__init__(init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, 'VAN'))
@@ -279,8 +283,8 @@ class VAN(BaseModule):
             raise ValueError(
                 f'VAN: norm_cfg={norm_cfg} is a LayerNorm, but mmfreq.VAN\'s norm_cfg is the '
                 'BatchNorm of the patch embeddings and blocks (e.g. dict(type="SyncBN")). The '
-                'stage norms are always the official LayerNorm(eps=1e-6): mmpretrain\'s '
-                'norm_cfg=dict(type="LN") is the default here, so leave norm_cfg out')
+                'stage norms are LayerNorms (mmpretrain\'s norm_cfg=dict(type="LN")) whose eps '
+                'is stage_norm_eps, so leave norm_cfg out')
         self.out_indices = stage_indices(out_indices, len(depths), 'VAN')
         self.frozen_stages = check_frozen_stages(frozen_stages, len(depths), 'VAN')
         self.norm_eval = norm_eval
@@ -292,7 +296,8 @@ class VAN(BaseModule):
             self.stages.append(VANStage(
                 in_channels if i == 0 else self.embed_dims[i - 1], self.embed_dims[i],
                 settings['mlp_ratios'][i], patch_sizes[i], patch_sizes[i] // 2 + 1,
-                drop_rate, dpr[first:first + depth], layer_scale_init_value, norm_cfg))
+                drop_rate, dpr[first:first + depth], layer_scale_init_value, norm_cfg,
+                stage_norm_eps))
         self._freeze_stages()
 
     @classmethod
