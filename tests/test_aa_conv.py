@@ -50,6 +50,7 @@ def test_uneven_ratios_name_the_values(kwargs, named):
     assert f"out_channels={kwargs['out_channels']}" in message
 
 
+@pytest.mark.slow  # dynamo traces the layer at two sizes
 def test_compiles_without_graph_breaks_like_eager():
     """Dynamo's graph (the 'eager' backend, fast) with the strided attention's
     pooling; one recompile at most for a second size."""

@@ -42,6 +42,7 @@ def export_and_check(tmp_path, config, *options) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # an ONNX export and an onnxruntime session of a segmentor
 def test_van_segmentor_logits_at_full_resolution(tmp_path):
     """In-process: the graph's output is the segmentor's logits at input size."""
     import numpy as np
@@ -55,6 +56,7 @@ def test_van_segmentor_logits_at_full_resolution(tmp_path):
     assert [o.name for o in session.get_outputs()] == ['seg_logits']
 
 
+@pytest.mark.slow  # an ONNX export and an onnxruntime session of a segmentor
 def test_the_graph_folds_in_the_data_preprocessor(tmp_path):
     """BGR 0-255 in: the same logits as the segmentor given the preprocessed RGB input."""
     import numpy as np

@@ -40,6 +40,7 @@ def lr_history(runner):
     return runner.message_hub.get_scalar('train/lr').data[0]
 
 
+@pytest.mark.slow  # three short trainings through the runner
 def test_preempted_run_resumes_as_if_never_stopped(tmp_path):
     reference = toy_runner(tmp_path / 'reference', max_iters=6, interval=4)
     reference.train()

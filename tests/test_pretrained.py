@@ -126,6 +126,7 @@ def test_van_official_release_loads_from_file_and_url(server, tmp_path):
                  VAN_OFFICIAL_SENTINELS, dropped=lambda k: k.startswith('head.'), arch='b0')
 
 
+@pytest.mark.slow  # a full-size VAN-B2 twice, and mmpretrain's
 @pytest.mark.parametrize('prefix', [None, 'backbone.'])
 def test_van_mmpretrain_release_loads_and_matches_mmpretrain(server, tmp_path, prefix):
     from mmpretrain.models.backbones import VAN as MMPretrainVAN
@@ -261,6 +262,7 @@ FOCAL_OFFICIAL_SENTINELS = {
 }
 
 
+@pytest.mark.slow  # the full-size Focal release, from a file and from a URL
 def test_focal_official_release_loads_from_file_and_url(server, tmp_path):
     release, container = release_tensors('focal_tiny_official')
     model = check_format(FocalTransformer, release, container, 'focal-tiny-is224-ws7.pth',
