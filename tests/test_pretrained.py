@@ -153,6 +153,7 @@ def test_van_mmpretrain_release_loads_and_matches_mmpretrain(server, tmp_path, p
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # a full segmentor built and saved
 def test_whole_segmentor_checkpoint_loads_its_backbone(tmp_path):
     source = loaded(VAN, save_release(*release_tensors('van_b0_official', seed=2),
                                       tmp_path / 'van.pth').as_posix(), arch='b0')
@@ -285,6 +286,7 @@ VIT_B_2 = dict(arch=dict(embed_dims=768, num_layers=2, num_heads=12, feedforward
 DEIT_CLASSIFIER = ('cls_token', 'norm.', 'head.')
 
 
+@pytest.mark.slow  # two DeiT-III-B releases, from a file and from a URL
 @pytest.mark.parametrize('fixture,sentinels', [
     ('deit3_base_official', {'blocks.1.gamma_1': 'layers.1.gamma_1',
                              'blocks.1.gamma_2': 'layers.1.gamma_2',
@@ -326,6 +328,7 @@ def test_official_fdam_segmentor_loads_its_backbone(server, tmp_path):
 
 # ---------------------------------------------------------------- AA-ResNet
 
+@pytest.mark.slow  # a full ResNet-50 and torchvision's
 def test_torchvision_resnet50_loads_and_matches_torchvision(server, tmp_path):
     import torchvision
 
