@@ -53,6 +53,5 @@ def run_converter(doc: str, src_help: str,
         try:
             tail = convert_checkpoint_file(model, args.src, args.dst)
         except CheckpointError as err:
-            raise CheckpointError(f'{describe(args)}: {err}', err.source, err.layout, err.keys,
-                                  err.reason) from err
+            raise err.reworded(f'{describe(args)}: {err}') from err
     print(f'wrote {args.dst} ({tail})')

@@ -81,8 +81,8 @@ class CheckpointLoadHook(Hook):
         except CheckpointError as err:
             if not err.layout:  # unreadable: no switch would help
                 raise
-            raise CheckpointError(f'{err} Pass --non-strict to load the matching keys anyway',
-                                  err.source, err.layout, err.keys, err.reason) from err
+            raise err.reworded(f'{err} Pass --non-strict to load the matching keys '
+                               'anyway') from err
         runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
 
 

@@ -74,6 +74,10 @@ class CheckpointError(ValueError, UserError):
         self.keys = list(keys)
         self.reason = reason or message
 
+    def reworded(self, message: str) -> 'CheckpointError':
+        """The same error (file, layout, keys, reason) with another message."""
+        return CheckpointError(message, self.source, self.layout, self.keys, self.reason)
+
 
 def matches_all(patterns: Sequence[str], keys: Sequence[str]) -> bool:
     """Whether every fnmatch pattern matches at least one of ``keys``."""
@@ -405,19 +409,20 @@ def diff_keys(own: Mapping[str, torch.Tensor], theirs: Mapping[str, object],
 
 
 def check_fits(module: nn.Module, state: StateDict, source: str, layout: str,
-               may_be_new: Sequence[str] = (), hint: str = '') -> KeyDiff:
-    """Raise unless ``state`` (in ``module``'s names) fits ``module`` exactly.
+               may_be_new: Sequence[str] = (), hint: str = '', strict: bool = True) -> KeyDiff:
+    """Compare ``state`` (in ``module``'s names) with ``module``; with ``strict``,
+    raise unless it fits exactly.
 
     Returns:
         The comparison (its ``new`` keys start fresh).
 
     Raises:
         CheckpointError: ``'<source> (read as <layout>) does not fit
-        <Module>: <problems>.'`` and ``hint``.
+        <Module>: <problems>.'`` and ``hint`` (``strict`` only).
     """
     diff = diff_keys(module.state_dict(), state, may_be_new)
     problems = diff.problems()
-    if problems:
+    if problems and strict:
         raise CheckpointError(
             f'{source} (read as {layout}) does not fit {type(module).__name__}: '
             f'{"; ".join(problems)}. {hint or "Is it a checkpoint of another model or size?"}',
@@ -518,20 +523,15 @@ def fit_model_state(model: nn.Module, checkpoint: dict, source: str,
             each kind that do not fit (``strict`` only).
     """
     state, layout, dropped = convert_model_state(model, state_dict_of(checkpoint))
-    if strict:
-        check_fits(model, state, source, layout,
-                   hint='Is it a checkpoint of another config (another size, head or number '
-                        'of classes)?')
-        problems = []
-    else:
-        problems = diff_keys(model.state_dict(), state).problems()
+    diff = check_fits(model, state, source, layout, strict=strict,
+                      hint='Is it a checkpoint of another config (another size, head or '
+                           'number of classes)?')
     if dropped:
         MMLogger.get_current_instance().info(
             f'{source}: not part of the model, left out: {show_short(dropped)}')
-    own = model.state_dict()
-    fitting = {k: v for k, v in state.items()
-               if k in own and getattr(v, 'shape', None) == own[k].shape}
-    return fitting, layout, problems
+    misfits = set(diff.unexpected) | {k for k, _, _ in diff.other_shapes}
+    fitting = {k: v for k, v in state.items() if k not in misfits}
+    return fitting, layout, diff.problems()
 
 
 def dataset_meta_of(checkpoint: dict) -> Optional[dict]:
