@@ -7,20 +7,10 @@ import traceback
 from contextlib import contextmanager
 from typing import Iterator, Optional, Type
 
+from mmfreq.errors import UserError
+
 #: Set to 1 to print the traceback behind every ``error:`` line of the tools.
 DEBUG_ENV = 'MMFREQ_DEBUG'
-
-
-class UserError(Exception):
-    """Base of the errors whose message alone tells a user what to fix (a
-    file, a key, a value), whichever tool meets them.
-
-    Every :func:`exit_on_error` block ends the tool with its one line, in
-    addition to the error types the block names, so a tool need not list an
-    error that can surface from deep inside a library call (an unsafe
-    checkpoint met by mmengine's resume, say). Library errors derive from it
-    beside their built-in base, which callers catch as before.
-    """
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:

@@ -29,7 +29,7 @@ from mmengine.logging import HistoryBuffer, MMLogger
 from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import load_from_local
 
-from mmfreq.cli.errors import UserError
+from mmfreq.errors import UserError
 
 #: The statistics methods ``HistoryBuffer`` defines; a checkpoint pickles them
 #: as ``getattr(HistoryBuffer, name)``. Methods registered later with

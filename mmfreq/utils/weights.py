@@ -40,7 +40,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import get_torchvision_models
 
-from mmfreq.cli.errors import UserError
+from mmfreq.errors import UserError
 
 from .atomic_save import save_checkpoint_atomically
 from .checkpoint import UnsafeCheckpointError, safe_checkpoint_loading
