@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from mmfreq.cli.config import CfgOptionError, CfgOptionsAction, apply_cfg_options, fit_workers
+from mmfreq.cli.config import CfgOptionsAction, fit_workers
 from mmfreq.testing.tools import SYNTHETIC_CONFIG, read_config, run_tool, small_run_options
+from mmfreq.utils.cfg_options import CfgOptionError, apply_cfg_options
 
 
 def parse(*options):

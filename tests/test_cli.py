@@ -7,10 +7,22 @@ import pytest
 import torch
 from mmengine.model import BaseModel, BaseTTAModel
 
-from mmfreq.cli.errors import DEBUG_ENV, UserError, add_debug_argument, debugging, exit_on_error
+from mmfreq.cli.errors import DEBUG_ENV, add_debug_argument, debugging, exit_on_error
+from mmfreq.cli.run import ConfigBuildError
+from mmfreq.datasets.preflight import DatasetNotFoundError, PreflightError
+from mmfreq.datasets.transforms import SampleError
+from mmfreq.deployment.onnx import ExportError
 from mmfreq.engine.compile import compile_model
+from mmfreq.engine.resume import ResumeError
+from mmfreq.errors import UserError
 from mmfreq.testing.tools import SYNTHETIC_CONFIG, run_tool
-from mmfreq.utils import UnsafeCheckpointError
+from mmfreq.utils import (
+    CheckpointDownloadError,
+    CheckpointNotFoundError,
+    UnsafeCheckpointError,
+)
+from mmfreq.utils.cfg_options import CfgOptionError
+from mmfreq.utils.collect_env import MMCVOpsMissingError
 
 
 def fail_deep_inside() -> None:
@@ -54,6 +66,23 @@ def test_user_errors_end_every_block_in_one_line_unlisted(capsys, error):
     assert exit_info.value.code == 'error: bad file x.pth'
     assert capsys.readouterr().err == ''
     assert isinstance(error, (ValueError, pickle.UnpicklingError))  # callers catch as before
+
+
+@pytest.mark.parametrize('error, builtin', [
+    (CfgOptionError, ValueError), (CheckpointDownloadError, ConnectionError),
+    (CheckpointNotFoundError, FileNotFoundError), (ConfigBuildError, ValueError),
+    (DatasetNotFoundError, FileNotFoundError), (ExportError, RuntimeError),
+    (MMCVOpsMissingError, ImportError), (PreflightError, ValueError),
+    (ResumeError, RuntimeError), (SampleError, RuntimeError)])
+def test_each_user_error_ends_a_tool_in_one_line_and_keeps_its_builtin_base(capsys, error,
+                                                                            builtin):
+    raised = error('what to fix')
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_error():
+            raise raised
+    assert exit_info.value.code == f'error: {raised}' and 'what to fix' in str(raised)
+    assert capsys.readouterr().err == ''
+    assert issubclass(error, builtin)  # code that catches the built-in still does
 
 
 def test_key_errors_read_as_written():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
 from mmfreq.reference import ExplicitFDAMViT, fft_freq_scale
-from mmfreq.testing.checkpointing import assert_checkpointing_is_exact_and_smaller
+from mmfreq.testing.activation_checkpointing import assert_checkpointing_is_exact_and_smaller
 from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.fixtures import KEY_FIXTURES, release_tensors
 from mmfreq.testing.messages import line_with

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmfreq.models import FocalTransformer, convert_focal_state_dict
-from mmfreq.testing.checkpointing import assert_checkpointing_is_exact_and_smaller
+from mmfreq.testing.activation_checkpointing import assert_checkpointing_is_exact_and_smaller
 from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.fixtures import KEY_FIXTURES
 

@@ -6,9 +6,9 @@ from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import load_from_local
 
 from mmfreq.apis import init_model
-from mmfreq.cli.config import CfgOptionError
 from mmfreq.testing.tools import SYNTHETIC_CONFIG
-from mmfreq.utils.checkpoint import load_from_local_safely
+from mmfreq.utils.cfg_options import CfgOptionError
+from mmfreq.utils.safe_unpickling import load_from_local_safely
 
 
 def test_init_model_refuses_a_misspelled_cfg_option():

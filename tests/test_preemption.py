@@ -12,13 +12,13 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from mmfreq.engine.checkpoint_hook import AtomicCheckpointHook
+from mmfreq.engine.atomic_checkpoint_hook import AtomicCheckpointHook
 from mmfreq.engine.preemption import PREEMPTED_EXIT_CODE, PreemptionHook, TrainingPreempted
 from mmfreq.engine.resume import ResumeCheckHook, resume_point
 from mmfreq.testing.interruptions import SignalHook
 from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
 from mmfreq.testing.toy_runner import toy_runner
-from mmfreq.utils.checkpoint import safe_checkpoint_loading
+from mmfreq.utils.safe_unpickling import safe_checkpoint_loading
 from mmfreq.utils.weights import read_checkpoint
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmfreq.engine.checkpoint_hook import (
+from mmfreq.engine.atomic_checkpoint_hook import (
     ATOMIC_CHECKPOINT_HOOK,
     AtomicCheckpointHook,
     use_atomic_checkpoints,
@@ -25,7 +25,7 @@ from mmfreq.testing.interruptions import KILLED_EXIT_CODE
 from mmfreq.testing.tools import SYNTHETIC_CONFIG, run_tool, small_run_options
 from mmfreq.testing.toy_runner import toy_runner
 from mmfreq.utils import atomic_save
-from mmfreq.utils.checkpoint import safe_checkpoint_loading
+from mmfreq.utils.safe_unpickling import safe_checkpoint_loading
 from mmfreq.utils.weights import CheckpointError, read_checkpoint, save_weights
 
 

@@ -1,5 +1,5 @@
 """Runner building (mmfreq.apis.runner, mmfreq.engine.cpu) and strict checkpoint
-loading (mmfreq.engine.checkpoint_hook), in-process."""
+loading (mmfreq.engine.checkpoint_load_hook), in-process."""
 import pytest
 import torch
 from mmengine.hooks import Hook
@@ -8,7 +8,7 @@ from mmengine.runner import Runner
 from torch import nn
 
 from mmfreq.apis import build_model_from_config
-from mmfreq.engine.checkpoint_hook import CheckpointLoadHook
+from mmfreq.engine.checkpoint_load_hook import CheckpointLoadHook
 from mmfreq.engine.cpu import CPURunner
 from mmfreq.utils.collect_env import explain_missing_ops
 from mmfreq.utils.weights import CheckpointError, diff_keys

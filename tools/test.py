@@ -14,14 +14,8 @@ import sys
 from mmengine.config import Config
 
 from mmfreq.cli.errors import debugging, exit_on_error
-from mmfreq.cli.run import (
-    BUILD_ERRORS,
-    add_run_arguments,
-    build_checked_runner,
-    load_run_config,
-)
-from mmfreq.datasets.transforms import SampleError
-from mmfreq.engine.checkpoint_hook import CheckpointLoadHook
+from mmfreq.cli.run import add_run_arguments, build_checked_runner, load_run_config
+from mmfreq.engine.checkpoint_load_hook import CheckpointLoadHook
 from mmfreq.engine.compile import compile_model
 from mmfreq.engine.cpu import adapt_to_device
 
@@ -86,9 +80,7 @@ def main(argv=None) -> None:
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
     adapt_to_device(cfg, args.launcher)
 
-    # a checkpoint that cannot be read or does not fit is a UserError
-    with exit_on_error(*BUILD_ERRORS, FileNotFoundError, ConnectionError, SampleError,
-                       debug=debug):
+    with exit_on_error(debug=debug):
         runner = build_checked_runner(cfg, ['test_dataloader'], not args.skip_preflight)
         if args.compile:
             compile_model(runner.model, cfg.get('compile') or True)

@@ -21,18 +21,13 @@ import sys
 import torch
 
 from mmfreq.cli.errors import debugging, exit_on_error
-from mmfreq.cli.run import (
-    BUILD_ERRORS,
-    add_run_arguments,
-    build_checked_runner,
-    load_run_config,
-)
-from mmfreq.datasets.transforms import SampleError
-from mmfreq.engine.checkpoint_hook import CheckpointLoadHook, use_atomic_checkpoints
+from mmfreq.cli.run import add_run_arguments, build_checked_runner, load_run_config
+from mmfreq.engine.atomic_checkpoint_hook import use_atomic_checkpoints
+from mmfreq.engine.checkpoint_load_hook import CheckpointLoadHook
 from mmfreq.engine.compile import compile_model
 from mmfreq.engine.cpu import adapt_to_device
 from mmfreq.engine.preemption import PreemptionHook, TrainingPreempted, exit_preempted
-from mmfreq.engine.resume import ResumeCheckHook, ResumeError, resume_point
+from mmfreq.engine.resume import RESUME_NEWEST, ResumeCheckHook, plan_resume
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,7 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
                         '(default: ./work_dirs/<config name>)')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+    parser.add_argument('--resume', nargs='?', type=str, const=RESUME_NEWEST,
                         help='resume from CKPT, or from the latest checkpoint in the work dir '
                         'when no path is given')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
@@ -61,41 +56,27 @@ def main(argv=None) -> None:
     # the backbone and neck, not mmengine's whole train_step (see compile_model), with
     # the config's own torch.compile arguments if it has any
     compile_cfg = (cfg.pop('compile', None) or True) if args.compile else None
-    if args.resume:
-        cfg.resume, cfg.load_from = True, None if args.resume == 'auto' else args.resume
-    # Fine-tuning from a trained model: read strictly, in any released layout, by
-    # CheckpointLoadHook instead of mmengine's partial load.
-    fine_tune_from = None if cfg.get('resume') else cfg.get('load_from')
-    if fine_tune_from:
-        cfg.load_from = None
-    resuming = bool(cfg.get('resume'))
-    if resuming:  # the newest checkpoint that reads; mmengine loads it after ResumeCheckHook
-        with exit_on_error(ResumeError, debug=debug):  # an unsafe file is a UserError
-            resume_from = resume_point(cfg.get('load_from'), cfg.work_dir)
-        cfg.resume = resume_from is not None
-        cfg.load_from = resume_from.path if resume_from else None
-    use_atomic_checkpoints(cfg)
-    adapt_to_device(cfg, args.launcher)
-
-    with exit_on_error(*BUILD_ERRORS, debug=debug):
+    with exit_on_error(debug=debug):
+        plan = plan_resume(args.resume, cfg)
+        plan.apply(cfg)
+        use_atomic_checkpoints(cfg)
+        adapt_to_device(cfg, args.launcher)
         runner = build_checked_runner(cfg, ['train_dataloader', 'val_dataloader'],
                                       not args.skip_preflight)
-    if compile_cfg:
-        compile_model(runner.model, compile_cfg)
-    if fine_tune_from:
-        runner.register_hook(CheckpointLoadHook(fine_tune_from, training=True))
-    if resuming:
-        runner.register_hook(ResumeCheckHook(resume_from, cfg.work_dir))
-    preemption = PreemptionHook()
-    runner.register_hook(preemption)
-    try:
-        # a bad sample; weights that could not be downloaded or are not there (a checkpoint
-        # that cannot be read, does not fit or is unsafe is a UserError)
-        with exit_on_error(SampleError, ConnectionError, FileNotFoundError,
-                           debug=debug), preemption.handling_signals():
-            runner.train()
-    except TrainingPreempted as stopped:
-        exit_preempted(stopped)
+        runner.logger.info(plan.reason)
+        if compile_cfg:
+            compile_model(runner.model, compile_cfg)
+        if plan.fine_tune_from:  # strictly, in any released layout, not mmengine's partial load
+            runner.register_hook(CheckpointLoadHook(plan.fine_tune_from, training=True))
+        if plan.point:  # checked against the config before mmengine loads it
+            runner.register_hook(ResumeCheckHook(plan.point, cfg.work_dir))
+        preemption = PreemptionHook()
+        runner.register_hook(preemption)
+        try:
+            with preemption.handling_signals():
+                runner.train()
+        except TrainingPreempted as stopped:
+            exit_preempted(stopped)
 
 
 if __name__ == '__main__':

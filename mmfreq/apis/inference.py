@@ -26,8 +26,8 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.structures import BaseDataElement
 
-from mmfreq.cli.config import apply_cfg_options
-from mmfreq.utils.checkpoint import safe_checkpoint_loading
+from mmfreq.utils.cfg_options import apply_cfg_options
+from mmfreq.utils.safe_unpickling import safe_checkpoint_loading
 from mmfreq.utils.weights import dataset_meta_of, load_model_weights
 
 HOSTS = ('mmseg', 'mmdet', 'mmpretrain')
@@ -76,7 +76,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     ``palette`` where the dataset has one): the checkpoint's, else the
     config's test dataset's. On a machine without CUDA, SyncBN becomes BN.
     The checkpoint is read under mmfreq's safe loader
-    (:func:`mmfreq.utils.checkpoint.safe_checkpoint_loading`), which is
+    (:func:`mmfreq.utils.safe_unpickling.safe_checkpoint_loading`), which is
     switched back to the loader registered before once it is read.
 
     Process-wide state this leaves behind, as the host APIs it calls do:
@@ -108,7 +108,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
         mmfreq.utils.CheckpointError: (a ValueError) the checkpoint cannot
             be read or does not fit, naming the file, the layout it was read
             as and the keys.
-        mmfreq.cli.config.CfgOptionError: (a ValueError) a ``cfg_options``
+        mmfreq.utils.cfg_options.CfgOptionError: (a ValueError) a ``cfg_options``
             key names a top-level key the config does not have, naming it
             and the closest keys.
     """

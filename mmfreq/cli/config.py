@@ -1,23 +1,11 @@
-"""The config side of the tools' command line: ``--cfg-options`` parsed and
-checked against the config, data loaders fitted to their worker count, and
-the default work directory."""
+"""The config side of the tools' command line: ``--cfg-options`` parsed (and
+applied by :func:`mmfreq.utils.cfg_options.apply_cfg_options`), data loaders
+fitted to their worker count, and the default work directory."""
 import argparse
-import difflib
-import inspect
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from mmengine.config import Config
-from mmengine.runner import Runner
-
-from .errors import error_message
-
-# Top-level keys mmengine's Runner (and the host toolboxes' tools) read that a
-# config need not set: --cfg-options may add them.
-RUNTIME_KEYS = frozenset(inspect.signature(Runner.__init__).parameters) - {'self', 'cfg'} | {
-    'activation_checkpointing', 'compile', 'custom_imports', 'efficient_conv_bn_eval',
-    'find_unused_parameters', 'model_wrapper_cfg', 'runner_type', 'sync_bn', 'tta_model',
-    'tta_pipeline'}
 
 #: The data loaders of a config, as mmengine's Runner reads them.
 DATALOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -26,18 +14,12 @@ _QUOTES = ('"', "'")
 _BRACKETS = {'(': ')', '[': ']'}
 
 
-class CfgOptionError(ValueError):
-    """A ``--cfg-options`` entry names a key the config does not have."""
-
-
 def _split_top_level(text: str) -> List[str]:
-    """``text`` cut at the commas outside brackets and quotes.
-
-    A quote or bracket opens only where an element starts (``Bob's`` or
-    ``a(1)`` inside a path is plain text); a closing one ends what is open.
+    """``text`` cut at the commas outside brackets and quotes, which open only
+    where an element starts (``Bob's`` inside a path is plain text).
 
     Raises:
-        ValueError: a quote or bracket opened this way is not closed.
+        ValueError: a quote or bracket is not closed.
     """
     parts, start, stack, quote, fresh = [], 0, [], None, True
     for i, char in enumerate(text):
@@ -91,9 +73,6 @@ def parse_option_value(text: str) -> Any:
     Args:
         text (str): What follows the first ``=``.
 
-    Returns:
-        The parsed value.
-
     Raises:
         ValueError: a bracket or quote is not closed.
     """
@@ -135,50 +114,10 @@ class CfgOptionsAction(argparse.Action):
         setattr(namespace, self.dest, options)
 
 
-def apply_cfg_options(cfg: Config, options: Optional[Dict[str, object]]) -> None:
-    """Merge parsed ``--cfg-options`` into ``cfg``, refusing a top-level key that
-    the config does not have and mmengine does not read (a misspelling would
-    otherwise be ignored silently).
-
-    Args:
-        cfg (Config): The config.
-        options (dict, optional): Dotted key -> value, as
-            :class:`CfgOptionsAction` parses them.
-
-    Raises:
-        CfgOptionError: naming the key and the closest existing keys; or
-            the options and mmengine's reason when they cannot be merged
-            (``model.backbone.init_cfg.type=...`` where ``init_cfg=None``).
-    """
-    if not options:
-        return
-    known = set(cfg.keys())
-    for key in options:
-        top = key.split('.')[0]
-        if top not in known and top not in RUNTIME_KEYS:
-            close = difflib.get_close_matches(top, sorted(known | RUNTIME_KEYS), n=3)
-            hint = f'; did you mean {" or ".join(map(repr, close))}?' if close else ''
-            raise CfgOptionError(f'--cfg-options {key}: the config has no top-level key '
-                                 f'{top!r}{hint}')
-    try:
-        cfg.merge_from_dict(options)
-    except (KeyError, TypeError) as err:  # e.g. a key under a value that is not a dict
-        raise CfgOptionError(f'--cfg-options {", ".join(options)}: {error_message(err)}'
-                             ) from err
-
-
 def fit_workers(cfg: Config) -> List[str]:
-    """Turn ``persistent_workers`` off in each data loader of ``cfg`` that
-    has ``num_workers=0``: torch's DataLoader refuses the pair, and mmseg's
-    and mmdet's bases keep ``persistent_workers=True`` while
-    ``num_workers=0`` is the usual first step in debugging a data problem.
-
-    Args:
-        cfg (Config): The config, changed in place.
-
-    Returns:
-        list[str]: The loaders changed (``train_dataloader``, ...), for the log.
-    """
+    """Turn ``persistent_workers`` off in each data loader of ``cfg`` (changed
+    in place) that has ``num_workers=0``, which torch refuses with it, and
+    return the loaders changed, for the log."""
     changed = []
     for key in DATALOADER_KEYS:
         loader = cfg.get(key)
@@ -190,10 +129,5 @@ def fit_workers(cfg: Config) -> List[str]:
 
 
 def default_work_dir(config_path: str, work_dir: Optional[str]) -> str:
-    """``--work-dir`` if given, else ``./work_dirs/<config name>`` (mmseg/mmdet convention).
-
-    Args:
-        config_path (str): The config file.
-        work_dir (str, optional): The directory asked for, if any.
-    """
+    """``work_dir`` if given, else ``./work_dirs/<config name>`` (mmseg/mmdet convention)."""
     return work_dir or osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])

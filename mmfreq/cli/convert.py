@@ -1,19 +1,12 @@
-"""The one ``main`` of ``tools/model_converters/*``.
-
-Each converter names its source and adds the arguments that build its model
-(a backbone, or a whole model from a config); this module parses ``SRC DST``,
-builds the model, runs the strict conversion
-(:func:`mmfreq.utils.weights.convert_checkpoint_file`, reading the source with
-mmfreq's safe loader) and ends with one line: what was written, or
-``error: ...`` naming the model, the file and what does not fit or what it
-pickles (exit status 1).
-"""
+"""The one ``main`` of ``tools/model_converters/*``: parse ``SRC DST``, build
+the model, convert strictly (:func:`mmfreq.utils.weights.convert_checkpoint_file`)
+and end with one line, what was written or ``error: ...``."""
 import argparse
 from typing import Callable, Optional, Sequence
 
 import torch.nn as nn
 
-from mmfreq.utils.checkpoint import safe_checkpoint_loading
+from mmfreq.utils.safe_unpickling import safe_checkpoint_loading
 from mmfreq.utils.weights import CheckpointError, convert_checkpoint_file
 
 from .errors import add_debug_argument, debugging, exit_on_error
@@ -28,12 +21,9 @@ def run_converter(doc: str, src_help: str,
 
     Args:
         doc (str): The tool's docstring; its first line is the description.
-        src_help (str): Help of the ``src`` argument (what it reads).
+        src_help (str): Help of the ``src`` argument.
         add_arguments (Callable): Adds the tool's own arguments to the parser.
-        build (Callable): Builds the backbone or whole model from the parsed
-            arguments; a ValueError (an unknown arch), or a KeyError or
-            TypeError from building a config's model, ends the run with its
-            message.
+        build (Callable): Builds the model from the parsed arguments.
         describe (Callable): What the model is, for the error line
             (``"VAN arch 'b2'"``).
         argv (Sequence[str], optional): Arguments instead of ``sys.argv``.
@@ -45,10 +35,10 @@ def run_converter(doc: str, src_help: str,
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     debug = debugging(args)
-    with exit_on_error(KeyError, TypeError, ValueError, debug=debug):  # an unknown arch
+    # an unknown arch (ValueError), or a config's model that does not build
+    with exit_on_error(KeyError, TypeError, ValueError, debug=debug):
         model = build(args)
-    # no such file or a failed download (OSError); an unreadable file, keys of
-    # another model and an unsafe file are UserErrors
+    # writing DST can fail (OSError); whatever keeps SRC from converting is a UserError
     with exit_on_error(OSError, debug=debug), safe_checkpoint_loading():
         try:
             tail = convert_checkpoint_file(model, args.src, args.dst)

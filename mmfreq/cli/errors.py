@@ -7,60 +7,32 @@ import traceback
 from contextlib import contextmanager
 from typing import Iterator, Optional, Type
 
-from mmfreq.errors import UserError
+from mmfreq.errors import UserError, error_message
 
 #: Set to 1 to print the traceback behind every ``error:`` line of the tools.
 DEBUG_ENV = 'MMFREQ_DEBUG'
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--debug``: print the traceback behind an ``error:`` line.
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser.
-    """
+    """Add ``--debug`` to a tool's ``parser``."""
     parser.add_argument('--debug', action='store_true',
                         help=f'print the full traceback behind an error (or set {DEBUG_ENV}=1)')
 
 
 def debugging(args: Optional[argparse.Namespace] = None) -> bool:
-    """Whether ``--debug`` was given or ``MMFREQ_DEBUG`` is set to a true value.
-
-    Args:
-        args (argparse.Namespace, optional): Parsed arguments that may carry ``debug``.
-
-    Returns:
-        bool: Print tracebacks.
-    """
+    """Whether ``args.debug`` is set or ``MMFREQ_DEBUG`` is true."""
     from_env = os.getenv(DEBUG_ENV, '0').lower() in ('1', 'y', 'yes', 'true')
     return from_env or bool(getattr(args, 'debug', False))
 
 
-def error_message(err: BaseException) -> str:
-    """The text of ``err`` for an ``error:`` line: its message as written
-    (``str(KeyError('x'))`` would quote it), or its type when it has none.
-
-    Args:
-        err (BaseException): The error.
-
-    Returns:
-        str: The message.
-    """
-    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
-        return err.args[0]
-    return str(err) or type(err).__name__
-
-
 @contextmanager
 def exit_on_error(*errors: Type[BaseException], debug: bool = False) -> Iterator[None]:
-    """End the program with ``error: <message>`` (exit status 1) when one of
-    ``errors``, or any :class:`UserError`, is raised inside the block.
-
-    These are the errors whose message alone tells a user what to fix; a
-    developer passes ``debug=True`` to see the traceback above that line.
+    """End the program with ``error: <message>`` (exit status 1) on a
+    :class:`~mmfreq.errors.UserError`, or on one of ``errors``, raised inside the block.
 
     Args:
-        *errors (type): Exception classes to turn into an ``error:`` line.
+        *errors (type): Other exception classes to end on (another library's
+            errors whose message names what to fix).
         debug (bool): Print the traceback to stderr first.
     """
     try:

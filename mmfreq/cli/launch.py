@@ -11,33 +11,21 @@ from mmengine.runner import Runner
 
 def set_local_rank(local_rank: int) -> None:
     """Export ``--local-rank`` (torch.distributed.launch) as ``LOCAL_RANK``
-    unless torchrun set it already.
-
-    Args:
-        local_rank (int): The rank parsed from the command line.
-    """
+    unless torchrun set it already."""
     os.environ.setdefault('LOCAL_RANK', str(local_rank))
 
 
 def allow_project_imports() -> None:
-    """Put the working directory on the import path.
-
-    ``python tools/train.py`` puts ``tools/``, not the working directory, on
-    ``sys.path``, so a config's ``custom_imports`` of
-    ``projects.<name>.<module>`` (OpenMMLab's projects/ layout) would not be
-    found from the repository root; mmengine only suggests ``PYTHONPATH``.
-    The tools call this first thing; the library never does.
-    """
+    """Put the working directory on the import path, where a config's
+    ``custom_imports`` find ``projects.<name>.<module>`` (``python tools/x.py``
+    puts ``tools/`` there instead). The tools call it; the library never does."""
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
 
 
 def log_model_summary(runner: Runner) -> None:
-    """Log one line naming what was built, so a run that stops on data still shows it.
-
-    Args:
-        runner (Runner): A runner whose model is built.
-    """
+    """Log one line naming the model ``runner`` built, so a run that stops on
+    data still shows it."""
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     params = sum(p.numel() for p in model.parameters())
     parts = [type(model).__name__]

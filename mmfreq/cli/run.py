@@ -10,45 +10,25 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from mmfreq.apis import build_runner
-from mmfreq.datasets.preflight import (
-    DatasetNotFoundError,
-    PreflightError,
-    check_dataset_paths,
-    guard_pipelines,
-    preflight,
-)
-from mmfreq.utils.checkpoint import enable_safe_checkpoint_loading
-from mmfreq.utils.collect_env import MMCVOpsMissingError
+from mmfreq.datasets.preflight import check_dataset_paths, guard_pipelines, preflight
+from mmfreq.errors import UserError, error_message
+from mmfreq.utils.cfg_options import apply_cfg_options
+from mmfreq.utils.safe_unpickling import enable_safe_checkpoint_loading
 
-from .config import (
-    CfgOptionError,
-    CfgOptionsAction,
-    apply_cfg_options,
-    default_work_dir,
-    fit_workers,
-)
-from .errors import add_debug_argument, debugging, error_message, exit_on_error
+from .config import CfgOptionsAction, default_work_dir, fit_workers
+from .errors import add_debug_argument, debugging, exit_on_error
 from .launch import allow_project_imports, log_model_summary, set_local_rank
 
 
-class ConfigBuildError(ValueError):
-    """Building the runner (the model, its hooks) from the config failed on
-    a value the config gives: an unknown arch, an argument the class does not
-    take, a type no registry has."""
-
-
-#: What :func:`build_checked_runner` raises for a user to fix.
-BUILD_ERRORS = (ConfigBuildError, DatasetNotFoundError, MMCVOpsMissingError, PreflightError)
+class ConfigBuildError(ValueError, UserError):
+    """Building the runner failed on a value the config gives: an unknown
+    arch, an argument a class does not take, a type no registry has."""
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, example_option: str) -> None:
-    """Add the flags of a run: ``--compile``, ``--cfg-options``,
-    ``--skip-preflight``, ``--debug``, ``--launcher`` and ``--local-rank``.
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser.
-        example_option (str): A ``key=value`` shown in the help of ``--cfg-options``.
-    """
+    """Add the flags of a run (``--compile``, ``--cfg-options``,
+    ``--skip-preflight``, ``--debug``, ``--launcher``, ``--local-rank``) to
+    ``parser``, with ``example_option`` (``key=value``) in the help."""
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone and neck (the whole model if it has no '
                         'backbone); heads and losses run eagerly')
@@ -63,23 +43,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, example_option: str) -> N
 
 
 def load_run_config(args: argparse.Namespace, files: Sequence[Tuple[str, str]]) -> Config:
-    """Read the config of a run as both tools do.
-
-    Exports the local rank, lets ``custom_imports`` reach ``projects/``,
-    turns on the safe checkpoint loader for the rest of the process (mmengine
-    checkpoints need it under torch >= 2.6 whatever the config imports, and
-    a tool's process is the run: see :mod:`mmfreq.safe_loading`), then reads
-    ``args.config`` with ``--cfg-options`` and ``--launcher`` applied and the
-    work directory set.
+    """Read the config of a run as both tools do: the local rank exported,
+    ``projects/`` importable, the safe checkpoint loader on for the process,
+    ``--cfg-options`` and ``--launcher`` applied, the work directory set.
 
     Args:
-        args (argparse.Namespace): Parsed with :func:`add_run_arguments`, plus
-            ``config`` and ``work_dir``.
-        files (Sequence[tuple[str, str]]): (path, what) of each file that must
-            exist, named in the error when it does not.
-
-    Returns:
-        Config: The config.
+        args (argparse.Namespace): From :func:`add_run_arguments`, with ``config``, ``work_dir``.
+        files (Sequence[tuple[str, str]]): (path, what) of each file that must exist.
     """
     set_local_rank(args.local_rank)
     allow_project_imports()
@@ -89,33 +59,25 @@ def load_run_config(args: argparse.Namespace, files: Sequence[Tuple[str, str]]) 
             sys.exit(f'error: {what} file {path!r} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    with exit_on_error(CfgOptionError, debug=debugging(args)):
+    with exit_on_error(debug=debugging(args)):
         apply_cfg_options(cfg, args.cfg_options)
     cfg.work_dir = default_work_dir(args.config, args.work_dir or cfg.get('work_dir'))
     return cfg
 
 
 def build_checked_runner(cfg: Config, loaders: Sequence[str], run_preflight: bool) -> Runner:
-    """Build the runner of ``cfg`` with every pipeline of ``loaders`` guarded
-    (a sample that fails names its files) and ``persistent_workers`` off
-    where ``num_workers=0`` (logged), log what was built, then check the
-    dataset paths and, if asked, run the pre-flight.
+    """Build the runner of ``cfg`` with the pipelines of ``loaders`` guarded (a
+    failing sample names its files) and ``persistent_workers`` fitted, log the
+    model, check the dataset paths and, if asked, run the pre-flight.
 
     Args:
         cfg (Config): From :func:`load_run_config`, changed in place.
         loaders (Sequence[str]): The dataloader keys the run reads.
         run_preflight (bool): Check the data against the heads before any step.
 
-    Returns:
-        Runner: The built runner.
-
     Raises:
-        ConfigBuildError: a ``KeyError`` (a type no registry has), a
-            ``TypeError`` (an argument a class does not take) or a
-            ``ValueError`` (an unknown arch) while building the runner,
-            with the config file named.
-        DatasetNotFoundError, MMCVOpsMissingError, PreflightError: see
-            :data:`BUILD_ERRORS`.
+        ConfigBuildError: the runner does not build (the config file named).
+        UserError: a missing dataset path, mmcv without its ops, a failed pre-flight.
     """
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     guard_pipelines(cfg, loaders)

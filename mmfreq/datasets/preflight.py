@@ -8,6 +8,7 @@ from typing import Iterator, List, Sequence, Tuple
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
+from mmfreq.errors import UserError
 from mmfreq.utils.collect_env import explain_missing_ops
 
 from .doctor import (
@@ -42,11 +43,11 @@ DATASET_HINTS = {
 GUARD_TYPE = f'mmfreq.{CheckedPipeline.__name__}'
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(FileNotFoundError, UserError):
     """A dataset folder or annotation file named by the config does not exist."""
 
 
-class PreflightError(ValueError):
+class PreflightError(ValueError, UserError):
     """The data or the heads of a config would train wrongly or not at all."""
 
 

@@ -1,11 +1,6 @@
-"""A data pipeline that names the sample's files in every error it raises.
-
-Without it, a zero-byte JPEG stops training with OpenCV's bare ``!buf.empty()``
-assertion, a label with a value above the class count with ``IndexError:
-Target 99 is out of bounds`` from the loss, a label smaller than its image
-only at the first validation: none names the file. mmfreq's tools wrap each
-dataset's pipeline in :class:`CheckedPipeline` (see
-:func:`mmfreq.datasets.preflight.guard_pipelines`); a config can do the same by hand::
+"""A data pipeline that names the sample's files in every error it raises
+(see "Pre-flight" in docs/reliability.md). mmfreq's tools wrap each dataset's
+pipeline in it; a config can do so by hand::
 
     pipeline = [dict(type='mmfreq.CheckedPipeline', transforms=train_pipeline,
                      num_classes=150)]
@@ -16,12 +11,13 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import Compose
 
+from mmfreq.errors import UserError
 from mmfreq.registry import TRANSFORMS
 
 from .labels import invalid_targets, label_shape_problem
 
 
-class SampleError(RuntimeError):
+class SampleError(RuntimeError, UserError):
     """Loading or transforming one sample failed, or its label is unusable."""
 
 

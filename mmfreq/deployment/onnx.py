@@ -18,8 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mmfreq.errors import UserError
 
-class ExportError(RuntimeError):
+
+class ExportError(RuntimeError, UserError):
     """The model cannot be exported, or the exported file disagrees with PyTorch."""
 
 

@@ -1,4 +1,4 @@
-from .checkpoint_hook import AtomicCheckpointHook, use_atomic_checkpoints
+from .atomic_checkpoint_hook import AtomicCheckpointHook, use_atomic_checkpoints
 from .layer_decay import LayerDecayOptimWrapperConstructor, layer_id_for_vit
 from .preemption import PREEMPTED_EXIT_CODE, PreemptionHook, TrainingPreempted
 from .resume import ResumeCheckHook, ResumeError, resume_point

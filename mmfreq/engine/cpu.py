@@ -8,16 +8,9 @@ from mmengine.runner import Runner
 
 
 def adapt_to_device(cfg: Config, launcher: str) -> None:
-    """Make a GPU-minded config launch on a machine without CUDA.
-
-    A distributed launch uses the gloo backend and DDP without device ids
-    (mmengine assumes one CUDA device per process). Only the config changes:
-    :class:`CPURunner` starts the process group and reverts SyncBN to BN.
-
-    Args:
-        cfg (Config): The full config, changed in place.
-        launcher (str): The ``--launcher`` of the tool.
-    """
+    """Make a GPU-minded ``cfg`` (changed in place) launch with ``launcher`` on
+    a machine without CUDA: gloo, and DDP without device ids. :class:`CPURunner`
+    does the rest."""
     if torch.cuda.is_available() or launcher == 'none':
         return
     cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
@@ -29,14 +22,10 @@ def adapt_to_device(cfg: Config, launcher: str) -> None:
 
 
 class CPURunner(Runner):
-    """mmengine's Runner for a machine without CUDA.
-
-    SyncBN is reverted to BN as soon as the model is built: SyncBN's forward
-    needs CUDA, and mmengine reverts it itself only when not distributed (a
-    gloo launch would fail at the first step). A distributed launch starts
-    its process group here, from the environment the launcher set, because
-    mmengine's ``init_dist`` first calls ``torch.cuda.set_device``.
-    """
+    """mmengine's Runner for a machine without CUDA: SyncBN becomes BN once the
+    model is built (mmengine reverts it only when not distributed), and a
+    distributed launch starts its process group here (mmengine's ``init_dist``
+    calls ``torch.cuda.set_device``)."""
 
     def setup_env(self, env_cfg: dict) -> None:
         if self.distributed and not is_distributed():
@@ -50,19 +39,9 @@ class CPURunner(Runner):
 
 class SyncBuffersEveryIterHook(Hook):
     """Average the model's buffers (BN running statistics) over the ranks after
-    every training iteration, so every validation and every checkpoint sees one
-    model.
-
-    DDP keeps the parameters equal but not the buffers (mmengine wraps with
-    ``broadcast_buffers=False``), and plain BN, what SyncBN becomes on CPU,
-    updates its statistics from each rank's own batch. mmengine's
-    ``SyncBuffersHook`` averages only after a training epoch or before a
-    validation, which in an iteration-based loop is after that iteration's
-    checkpoint was saved from rank 0's statistics. The running statistics are
-    exponential moving averages, linear in the batch statistics, so averaging
-    them every iteration gives the same model as averaging them once before
-    use; its cost is one all-reduce of the buffers.
-    """
+    every training iteration, where mmengine's ``SyncBuffersHook`` averages
+    only before validation, after the checkpoint was saved: see "One model
+    across distributed ranks" in docs/reliability.md."""
 
     priority = 'ABOVE_NORMAL'  # before EMA (NORMAL) and checkpoint (VERY_LOW) hooks
 

@@ -1,11 +1,6 @@
 """Layer-wise learning-rate decay for plain ViT backbones, on top of mmengine's
-default constructor (so ``custom_keys`` with ``lr_mult`` / ``decay_mult``,
-``norm_decay_mult``, ``flat_decay_mult`` ... keep working).
-
-mmseg's ``LayerDecayOptimizerConstructor`` would fit the layer numbering, but
-it recognises backbones by class name (BEiT, MAE, ConvNeXt only) and ignores
-``custom_keys``, which the FDAM recipe needs for its lr_mult on FreqScale.
-"""
+default constructor so that ``custom_keys`` keep working (mmseg's
+``LayerDecayOptimizerConstructor`` ignores them, and FDAM's recipe needs them)."""
 from typing import List
 
 import torch.nn as nn
@@ -25,18 +20,11 @@ def layer_id_for_vit(name: str, num_layers: int) -> int:
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Scales each parameter's lr by ``layer_decay_rate ** (num_layers + 1 - layer_id)``.
+    """Scales the lr the default constructor set for each parameter by
+    ``layer_decay_rate ** (num_layers + 1 - layer_id)`` (:func:`layer_id_for_vit`);
+    ``paramwise_cfg`` takes ``num_layers`` and ``layer_decay_rate`` besides its keys::
 
-    Layer ids follow :func:`layer_id_for_vit`: the neck and heads keep the
-    base lr, the last ViT layer gets ``rate`` times it, the embeddings
-    ``rate ** (num_layers + 1)``. The scale multiplies whatever the default
-    constructor set (base lr times any ``custom_keys`` lr_mult).
-
-    ``paramwise_cfg`` takes ``num_layers`` and ``layer_decay_rate`` on top
-    of the default constructor's keys, e.g.::
-
-        constructor='mmfreq.LayerDecayOptimWrapperConstructor',
-        paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.95, flat_decay_mult=0.,
+        paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.95,
                            custom_keys={'freq_scale': dict(lr_mult=2.)})
     """
 

@@ -1,13 +1,5 @@
-"""Stopping a training run cleanly when the cluster preempts it.
-
-Slurm (and most schedulers) send SIGTERM some seconds before they kill a
-job, and ``sbatch --signal=B:USR1@SECONDS`` / ``srun --signal=USR1@SECONDS``
-send SIGUSR1 before the time limit. :class:`PreemptionHook` turns either
-into a clean stop: the current iteration finishes, a resumable checkpoint of
-it is written atomically, and ``tools/train.py`` exits with
-:data:`PREEMPTED_EXIT_CODE`. ``tools/train.py CONFIG --resume`` then continues
-at that iteration.
-"""
+"""Stopping a training run cleanly when the cluster preempts it (SIGTERM, or
+SIGUSR1 before a time limit): see "Preemption" in docs/reliability.md."""
 import os
 import signal
 import sys
@@ -19,7 +11,7 @@ from mmengine.dist import all_reduce, barrier, is_distributed
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from .checkpoint_hook import AtomicCheckpointHook
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 
 __all__ = ['PREEMPTED_EXIT_CODE', 'PREEMPTED_FILE_ENV', 'PreemptionHook', 'TrainingPreempted',
            'exit_preempted']
@@ -54,28 +46,12 @@ class TrainingPreempted(Exception):
 
 
 class PreemptionHook(Hook):
-    """Finish the iteration, save a resumable checkpoint and stop, on a signal.
-
-    Its handlers are installed in ``before_run`` and the previous ones put
-    back in ``after_run`` or when it stops the run; :meth:`handling_signals`
-    installs them earlier, for a whole ``runner.train()``. That matters with
-    data-loader workers, which mmengine starts before ``before_run``: forked
-    after the handlers are in place, a worker that the scheduler signals too
-    (Slurm signals every process of a job step) records the signal instead of
-    dying, which would end the main process with torch's "DataLoader worker
-    exited unexpectedly" in the middle of the iteration.
-
-    A handler only records the signal; after each training iteration the hook
-    looks at the record. In a distributed run the ranks agree on it with one
-    all-reduce of a single number per iteration, so every rank stops after the
-    same iteration whichever of them was signalled; rank 0 writes the
-    checkpoint (through the run's
-    :class:`~mmfreq.engine.checkpoint_hook.AtomicCheckpointHook`) and every
-    rank waits for it before stopping.
-
-    It stops the run by raising :class:`TrainingPreempted` from
-    ``after_train_iter`` (after any checkpoint of that iteration), which
-    ``tools/train.py`` turns into exit status :data:`PREEMPTED_EXIT_CODE`.
+    """On a signal, finish the iteration, save a resumable checkpoint through
+    the run's :class:`AtomicCheckpointHook` and raise :class:`TrainingPreempted`;
+    the ranks of a distributed run agree on the signal with one all-reduce per
+    iteration. :meth:`handling_signals` installs the handlers before
+    mmengine starts the data-loader workers, which then record a signal
+    instead of dying of it.
 
     Args:
         signals (Sequence[str]): The signals that stop training.
@@ -160,15 +136,10 @@ class PreemptionHook(Hook):
         raise stopped
 
 
-
 def exit_preempted(stopped: TrainingPreempted) -> None:
-    """End a tool that was preempted: ``preempted: ...`` on stderr, the same
-    line in the file ``$MMFREQ_PREEMPTED_FILE`` names (if set), then exit
-    status :data:`PREEMPTED_EXIT_CODE`.
-
-    Args:
-        stopped (TrainingPreempted): What :class:`PreemptionHook` raised.
-    """
+    """End a tool that was ``stopped``: ``preempted: ...`` on stderr and in the
+    file ``$MMFREQ_PREEMPTED_FILE`` names (if set), exit status
+    :data:`PREEMPTED_EXIT_CODE`."""
     line = f'preempted: {stopped}'
     print(line, file=sys.stderr)
     if os.environ.get(PREEMPTED_FILE_ENV):

@@ -1,13 +1,6 @@
-"""Resuming a training run from what survived it.
-
-``tools/train.py --resume`` reads checkpoints before anything is built:
-with no path it takes the newest one in the work directory that can be
-read (``last_checkpoint``'s, then ``iter_*.pth`` / ``epoch_*.pth`` newest
-first), and :class:`ResumeCheckHook` logs the files it skipped. Before
-mmengine loads anything, the hook checks that the checkpoint fits the model,
-the optimizer and the parameter schedulers built from the config, and names
-the config keys that changed since the run began when it does not.
-"""
+"""Resuming a training run from what survived it: the plan of what a run
+starts from, the newest checkpoint that reads, and :class:`ResumeCheckHook`,
+which checks it against the config before mmengine loads it."""
 import ast
 import os
 import os.path as osp
@@ -15,23 +8,27 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
 
+from mmfreq.errors import UserError
 from mmfreq.utils.weights import CheckpointError, diff_keys, read_checkpoint, state_dict_of
 
-from .checkpoint_hook import LAST_CHECKPOINT
+from .atomic_checkpoint_hook import LAST_CHECKPOINT
 
-__all__ = ['ResumeCheckHook', 'ResumeError', 'ResumePoint', 'find_resume_point',
-           'resume_candidates', 'resume_point']
+__all__ = ['RESUME_NEWEST', 'ResumeCheckHook', 'ResumeError', 'ResumePlan', 'ResumePoint',
+           'find_resume_point', 'plan_resume', 'resume_candidates', 'resume_point']
 
+#: ``--resume`` without a path: the newest checkpoint of the work directory that can be read.
+RESUME_NEWEST = 'auto'
 #: The names mmengine's CheckpointHook gives interval checkpoints.
 CHECKPOINT_NAME = re.compile(r'^(iter|epoch)_\d+\.pth$')
 
 
-class ResumeError(RuntimeError):
+class ResumeError(RuntimeError, UserError):
     """No checkpoint to resume from can be read."""
 
 
@@ -62,16 +59,9 @@ def _read(path: str) -> Tuple[Optional[dict], str]:
 
 
 def resume_candidates(folder: str) -> List[str]:
-    """The checkpoints of a work directory, in the order a resume tries them:
-    the one ``last_checkpoint`` names, then ``iter_*.pth`` / ``epoch_*.pth``
-    by modification time, newest first.
-
-    Args:
-        folder (str): The work directory.
-
-    Returns:
-        list[str]: Paths, each once.
-    """
+    """The checkpoints of a work directory, each once, in the order a resume
+    tries them: the one ``last_checkpoint`` names, then ``iter_*.pth`` /
+    ``epoch_*.pth``, newest first."""
     paths = []
     pointer = osp.join(folder, LAST_CHECKPOINT)
     if osp.isfile(pointer):
@@ -90,18 +80,11 @@ def resume_candidates(folder: str) -> List[str]:
 
 
 def find_resume_point(folder: str, exclude: Sequence[str] = ()) -> Optional[ResumePoint]:
-    """The newest checkpoint in ``folder`` that can be read.
-
-    Args:
-        folder (str): The work directory.
-        exclude (Sequence[str]): Files not to try.
-
-    Returns:
-        ResumePoint | None: None when the folder has no checkpoint at all.
+    """The newest checkpoint in ``folder`` that can be read, but ``exclude``;
+    None when the folder has no checkpoint at all.
 
     Raises:
-        ResumeError: every checkpoint there is unreadable; each is named
-            with the reason.
+        ResumeError: every checkpoint there is unreadable (each named, with why).
     """
     excluded = {osp.realpath(path) for path in exclude}
     tried = []
@@ -146,6 +129,71 @@ def resume_point(path: Optional[str], work_dir: str) -> Optional[ResumePoint]:
     instead = (f'the newest intact checkpoint beside it is {intact.path}: resume with --resume '
                f'{intact.path}' if intact else 'no other checkpoint beside it can be read')
     raise ResumeError(f'cannot resume from {path} ({why}); {instead}')
+
+
+def _nothing_to_resume(work_dir: str) -> str:
+    return f'--resume: no checkpoint in {work_dir}; training starts at iteration 0'
+
+
+@dataclass
+class ResumePlan:
+    """What a training run starts from, and why.
+
+    Args:
+        reason (str): What it starts from and why, for the log.
+        resuming (bool): ``--resume`` was given, or the config sets ``resume=True``.
+        point (ResumePoint, optional): The checkpoint it resumes from; None
+            when not resuming, or when the work directory has none.
+        fine_tune_from (str, optional): The config's ``load_from`` when not resuming.
+    """
+
+    reason: str
+    resuming: bool = False
+    point: Optional[ResumePoint] = None
+    fine_tune_from: Optional[str] = None
+
+    def apply(self, cfg: Config) -> None:
+        """Set ``cfg.resume`` and ``cfg.load_from`` for mmengine's runner: it
+        loads the resume point itself; fine-tuning is left to
+        :class:`~mmfreq.engine.checkpoint_load_hook.CheckpointLoadHook`."""
+        cfg.resume = self.point is not None
+        cfg.load_from = self.point.path if self.point else None
+
+
+def plan_resume(resume: Optional[str], cfg: Config) -> ResumePlan:
+    """Decide what a training run starts from, reading the checkpoint it would resume from.
+
+    Args:
+        resume (str, optional): ``--resume``'s value: a checkpoint,
+            :data:`RESUME_NEWEST`, or None when not given.
+        cfg (Config): The run's config; its ``resume``, ``load_from`` and
+            ``work_dir`` are read.
+
+    Returns:
+        ResumePlan: The plan.
+
+    Raises:
+        ResumeError: see :func:`resume_point`.
+    """
+    load_from = cfg.get('load_from')
+    if resume:
+        path, asked = None if resume == RESUME_NEWEST else resume, '--resume'
+    elif cfg.get('resume'):
+        path, asked = load_from, 'resume=True in the config'
+    elif load_from:
+        return ResumePlan(f'fine-tuning from {load_from} (load_from in the config)',
+                          fine_tune_from=load_from)
+    else:
+        return ResumePlan("training from the model's initialisation (no --resume, no load_from)")
+    point = resume_point(path, cfg.work_dir)
+    if point is None:
+        reason = _nothing_to_resume(cfg.work_dir)
+    elif path is None:
+        reason = (f'resuming from {point.path}, the newest checkpoint in {cfg.work_dir} that can '
+                  f'be read ({asked})')
+    else:
+        reason = f'resuming from {point.path} ({asked})'
+    return ResumePlan(reason, True, point)
 
 
 def _literal(node: ast.AST) -> object:
@@ -308,8 +356,7 @@ class ResumeCheckHook(Hook):
                 that changed since the checkpoint was saved.
         """
         if self.point is None:
-            runner.logger.info(f'--resume: no checkpoint in {self.work_dir}; training starts at '
-                               'iteration 0')
+            runner.logger.info(_nothing_to_resume(self.work_dir))
             return
         path, checkpoint = self.point.path, self.point.checkpoint
         for skipped, why in self.point.skipped:

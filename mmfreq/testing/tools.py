@@ -16,16 +16,9 @@ SYNTHETIC_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
 
 
 def small_run_options(data_root: Path, max_iters: int, interval: int) -> List[str]:
-    """--cfg-options for a seconds-long run of the synthetic config.
-
-    Args:
-        data_root (Path): A folder written by ``write_ade20k``.
-        max_iters (int): Training iterations.
-        interval (int): Validation and checkpoint interval in iterations.
-
-    Returns:
-        list[str]: ``key=value`` strings for ``--cfg-options``.
-    """
+    """``--cfg-options`` for a seconds-long run of the synthetic config on
+    ``data_root`` (written by ``write_ade20k``): ``max_iters`` iterations,
+    validation and checkpoints every ``interval``."""
     options = [f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={interval}',
                f'default_hooks.checkpoint.interval={interval}', 'default_hooks.logger.interval=1',
                'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
@@ -48,8 +41,6 @@ def run_tool(args: List[str], cwd: Path = ROOT, timeout: int = 600,
         timeout (int): Seconds before the run is killed.
         env (dict, optional): Variables added to this process's environment.
 
-    Returns:
-        subprocess.CompletedProcess: With ``stdout`` and ``stderr`` as text.
     """
     program = ['bash'] if str(args[0]).endswith('.sh') else [sys.executable]
     args = [ROOT / args[0], *args[1:]]

@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from mmfreq.engine.checkpoint_hook import ATOMIC_CHECKPOINT_HOOK
+from mmfreq.engine.atomic_checkpoint_hook import ATOMIC_CHECKPOINT_HOOK
 
 _names = itertools.count()
 

@@ -1,4 +1,5 @@
-from .checkpoint import (
+from .safe_unpickling import (
+    CheckpointNotFoundError,
     UnsafeCheckpointError,
     disable_safe_checkpoint_loading,
     enable_safe_checkpoint_loading,
@@ -6,6 +7,7 @@ from .checkpoint import (
     safe_checkpoint_loading,
 )
 from .weights import (
+    CheckpointDownloadError,
     CheckpointError,
     WeightFormat,
     convert_checkpoint_file,
@@ -16,7 +18,8 @@ from .weights import (
     save_weights,
 )
 
-__all__ = ['CheckpointError', 'UnsafeCheckpointError', 'WeightFormat', 'convert_checkpoint_file',
+__all__ = ['CheckpointDownloadError', 'CheckpointError', 'CheckpointNotFoundError',
+           'UnsafeCheckpointError', 'WeightFormat', 'convert_checkpoint_file',
            'dataset_meta_of', 'disable_safe_checkpoint_loading', 'enable_safe_checkpoint_loading',
            'init_from_cfg', 'load_from_local_safely', 'load_model_weights',
            'load_pretrained_weights', 'safe_checkpoint_loading', 'save_weights']

@@ -1,20 +1,7 @@
-"""Files written whole or not at all: checkpoints, their ``last_checkpoint``
-pointer and converted weights.
-
-A file is written to a temporary name in its own folder, flushed to disk
-(``fsync``), then renamed over the final name (``os.replace``, atomic on
-POSIX file systems within one folder). A process killed at any moment
-leaves either the previous file or the new one, never a truncated one; an
-interrupted write leaves only a hidden ``.NAME.<pid>.<random>.tmp`` beside it
-(:func:`unfinished_saves` finds them).
-
-mmengine writes checkpoints through a file backend's ``put``
-(``mmengine.runner.save_checkpoint`` -> ``get_file_backend().put``), so the
-runner, its ``CheckpointHook`` and any caller of ``save_checkpoint`` write
-atomically when given ``backend_args=ATOMIC_BACKEND_ARGS``
-(:class:`AtomicLocalBackend`, registered with mmengine under
-:data:`ATOMIC_BACKEND` when this module is imported; no other backend changes).
-"""
+"""Files written whole or not at all (a temporary file beside the target,
+synced, then renamed over it), and mmengine's file backend that writes so:
+``backend_args=ATOMIC_BACKEND_ARGS``. How and why: "Checkpoints are written
+whole or not at all" in docs/reliability.md."""
 import os
 import os.path as osp
 import re
@@ -47,19 +34,9 @@ def _fsync_folder(folder: str) -> None:
 
 @contextmanager
 def atomic_output(path: Union[str, Path]) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path`` for writing; on leaving the block
-    without an error it is flushed, synced and renamed to ``path``.
-
-    On an error the temporary file is removed and ``path`` is untouched. The
-    file gets the permissions a plain ``open(path, 'wb')`` would (the umask
-    applies). Missing folders are created.
-
-    Args:
-        path (str | Path): The final file.
-
-    Yields:
-        BinaryIO: The temporary file, open for binary writing.
-    """
+    """A temporary file beside ``path``, open for binary writing, renamed to
+    ``path`` when the block ends without an error (removed when it does not).
+    The file gets a plain ``open``'s permissions; missing folders are created."""
     path = os.fspath(path)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -79,25 +56,14 @@ def atomic_output(path: Union[str, Path]) -> Iterator[BinaryIO]:
 
 
 def write_file_atomically(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to ``path`` through :func:`atomic_output`.
-
-    Args:
-        path (str | Path): The file.
-        data (bytes): Its whole content.
-    """
+    """Write ``data`` to ``path`` through :func:`atomic_output`."""
     with atomic_output(path) as file:
         file.write(data)
 
 
 def unfinished_saves(folder: Union[str, Path]) -> List[str]:
-    """The temporary files that interrupted atomic writes left in ``folder``.
-
-    Args:
-        folder (str | Path): A folder (absent: none).
-
-    Returns:
-        list[str]: Their paths, sorted.
-    """
+    """The temporary files (sorted paths) that interrupted atomic writes left
+    in ``folder``; none when it does not exist."""
     folder = os.fspath(folder)
     if not osp.isdir(folder):
         return []
@@ -118,12 +84,6 @@ class AtomicLocalBackend(LocalBackend):
 
 
 def save_checkpoint_atomically(checkpoint: dict, filename: Union[str, Path]) -> None:
-    """Save a checkpoint as mmengine's runner does, atomically: the one save
-    function of mmfreq's tools (``mmengine.runner.save_checkpoint`` through
-    :class:`AtomicLocalBackend`).
-
-    Args:
-        checkpoint (dict): What to save (``state_dict``, ``meta``, ...).
-        filename (str | Path): The local file.
-    """
+    """Save ``checkpoint`` to the local ``filename`` as mmengine's runner does,
+    atomically: the one save function of mmfreq's tools."""
     save_checkpoint(checkpoint, os.fspath(filename), backend_args=dict(ATOMIC_BACKEND_ARGS))

@@ -13,6 +13,8 @@ from typing import Dict, Iterator, List, Optional
 
 from packaging.version import Version
 
+from mmfreq.errors import UserError
+
 MMCV_OPS_FIX = (
     'mmcv is installed without its compiled ops (mmcv._ext), which detectors need '
     '(RoIAlign, NMS). Fix: on a CPU machine run `bash scripts/build_mmcv.sh` from the mmfreq '
@@ -29,7 +31,7 @@ VERSION_RANGES = (
 )
 
 
-class MMCVOpsMissingError(ImportError):
+class MMCVOpsMissingError(ImportError, UserError):
     """mmcv was built without its C++/CUDA ops."""
 
     def __init__(self, detail: str = '') -> None:

@@ -1,28 +1,8 @@
-"""Weights into mmfreq's models: one strict loader for backbones and whole models.
-
-Every load follows the same steps, each a function below:
-
-1. **read** the file or URL with the safe unpickler (:func:`read_checkpoint`),
-   and take its tensors (:func:`state_dict_of`);
-2. **recognise** the layout: every part of a model that has published
-   namings declares them as :class:`WeightFormat` s in its
-   ``weight_formats()`` (the backbones: official release, mmpretrain, timm,
-   mmfreq; the FDAM neck: official ``SimpleMultiLevelNeck``, mmfreq); a
-   part without it (a host toolbox's head or neck) is read as it is named;
-3. **convert** the names in memory (:meth:`WeightFormat.apply`,
-   :func:`convert_model_state` part by part);
-4. **compare** the keys and shapes with the module's (:func:`diff_keys`,
-   one :class:`KeyDiff` and its one report);
-5. **load** what fits, or stop with a :class:`CheckpointError` naming the
-   file, the layout it was read as and the keys that do not fit.
-
-A backbone's ``init_cfg=dict(type='Pretrained', ...)`` loads through
-:func:`init_from_cfg` (:func:`load_pretrained_weights`): the module's
-keys a format lacks (parameters mmfreq adds, e.g. FDAM's) start fresh and
-are logged, and a whole-model file's ``backbone.`` part is found by itself.
-A trained whole model (``init_model``, ``tools/test.py``, ``load_from``)
-loads through :func:`load_model_weights`: every key must fit.
-"""
+"""Weights into mmfreq's models: one strict loader for backbones and whole
+models, in visible steps: read (:func:`read_checkpoint`), recognise the layout
+among the parts' declared :class:`WeightFormat` s, convert, compare
+(:func:`diff_keys`), load or stop with a :class:`CheckpointError`. The steps
+and why: "How a checkpoint is read" in docs/reliability.md."""
 import os
 import os.path as osp
 import pickle
@@ -43,7 +23,7 @@ from mmengine.runner.checkpoint import get_torchvision_models
 from mmfreq.errors import UserError
 
 from .atomic_save import save_checkpoint_atomically
-from .checkpoint import UnsafeCheckpointError, safe_checkpoint_loading
+from .safe_unpickling import UnsafeCheckpointError, safe_checkpoint_loading
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -77,6 +57,11 @@ class CheckpointError(ValueError, UserError):
     def reworded(self, message: str) -> 'CheckpointError':
         """The same error (file, layout, keys, reason) with another message."""
         return CheckpointError(message, self.source, self.layout, self.keys, self.reason)
+
+
+class CheckpointDownloadError(ConnectionError, UserError):
+    """A checkpoint URL that cannot be downloaded (the message names it and
+    where to put the file instead)."""
 
 
 def matches_all(patterns: Sequence[str], keys: Sequence[str]) -> bool:
@@ -159,16 +144,11 @@ def show_short(keys: Sequence[str], limit: int = 8) -> str:
 # 1. Read ----------------------------------------------------------------------------------
 
 def download_cached(url: str) -> str:
-    """Download ``url`` once into torch hub's checkpoint cache; return the local path.
-
-    The cache is the one mmengine and ``torch.hub`` use
-    (``$TORCH_HOME/hub/checkpoints``). A file name carrying a hash prefix
-    (``name-6a4cc31b.pth``, the OpenMMLab and torchvision convention) is
-    checked against it. In distributed runs rank 0 downloads and the others
-    wait, as mmengine does.
+    """Download ``url`` once into torch hub's checkpoint cache (checked against
+    a ``name-<hash>.pth`` prefix; rank 0 downloads) and return the local path.
 
     Raises:
-        ConnectionError: naming the URL, when it cannot be downloaded.
+        CheckpointDownloadError: naming the URL, when it cannot be downloaded.
         CheckpointError: naming the URL, when the download fails its hash check.
     """
     cache_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
@@ -181,7 +161,7 @@ def download_cached(url: str) -> str:
             torch.hub.download_url_to_file(url, path, match.group(1) if match else None,
                                            progress=False)
         except (URLError, OSError) as err:
-            raise ConnectionError(
+            raise CheckpointDownloadError(
                 f'could not download {url} ({err}). Without network, download it '
                 f'elsewhere and put it at {path}, or give init_cfg a local checkpoint '
                 'path') from err
@@ -206,18 +186,13 @@ def _unreadable_reason(path: str, err: BaseException) -> str:
 
 
 def read_checkpoint(source: str) -> dict:
-    """Read a checkpoint from a local path, an http(s) URL or another mmengine scheme.
-
-    URLs (and ``torchvision://NAME``) are downloaded once
-    (:func:`download_cached`) and then read like a local file, through
-    mmfreq's safe loader (whatever loader mmengine has registered), never
-    with the full unpickler.
+    """Read a checkpoint from a local path, an http(s) URL (downloaded once) or
+    ``torchvision://NAME``, always through mmfreq's safe unpickler.
 
     Raises:
-        FileNotFoundError: there is no such file.
+        CheckpointNotFoundError: there is no such file.
         UnsafeCheckpointError: the file pickles code.
-        CheckpointError: the file is not a readable torch checkpoint
-            (truncated, or another file type), naming it and its size.
+        CheckpointError: the file is not a readable torch checkpoint.
     """
     url = source
     if source.startswith('torchvision://'):  # mmengine's name for torchvision's releases
@@ -259,21 +234,18 @@ def state_dict_of(checkpoint: dict) -> StateDict:
 
 def recognise_backbone_state(module: nn.Module, state: StateDict, source: str,
                              prefix: str = '') -> Tuple[WeightFormat, StateDict, List[str]]:
-    """Find the format of a backbone's weights among ``module.weight_formats()``.
+    """``(format, the backbone's part of state, keys of other parts)``: the
+    format of a backbone's weights among ``module.weight_formats()``.
 
     Args:
         module (nn.Module): The backbone.
         state (dict): The checkpoint's tensors.
         source (str): The file, for the error.
-        prefix (str): Keep only keys under this prefix (stripped). Without
+        prefix (str): Keep only keys under this prefix (stripped); without
             it, a whole model's ``backbone.`` part is found by itself.
 
-    Returns:
-        ``(format, the backbone's part of state, keys left out as other parts)``.
-
     Raises:
-        CheckpointError: naming ``source``, when no key has ``prefix`` or the
-            keys are in none of the formats (the first keys are named).
+        CheckpointError: no key has ``prefix``, or the keys are in no format.
     """
     formats = weight_formats_of(module)
     name = type(module).__name__
@@ -301,22 +273,10 @@ def recognise_backbone_state(module: nn.Module, state: StateDict, source: str,
 
 
 def convert_model_state(model: nn.Module, state: StateDict) -> Tuple[StateDict, str, List[str]]:
-    """Convert a whole-model state dict, part by part, to ``model``'s names.
-
-    Each part (``backbone.``, ``neck.``, ``decode_head.``, ...) is recognised
-    among its module's own formats (:func:`weight_formats_of`). A part in none
-    of them, or that ``model`` does not have, is passed through unchanged, so
-    that the strict check names its keys.
-
-    Args:
-        model (nn.Module): The segmentor / detector to load into.
-        state (dict): The checkpoint's tensors.
-
-    Returns:
-        ``(converted state, the layout it was read as, keys dropped)``; the
-        dropped keys are those a part's format says are not part of it (a
-        classifier left in a backbone).
-    """
+    """``(state, the layout it was read as, keys dropped)``: a whole model's
+    ``state`` converted part by part (``backbone.``, ``neck.``, ...) with each
+    part's own formats into ``model``'s names. A part in no format passes
+    through unchanged, for the strict check to name its keys."""
     parts: Dict[str, StateDict] = {}
     converted: StateDict = {}
     for key, value in state.items():
@@ -385,11 +345,8 @@ class KeyDiff:
 
 def diff_keys(own: Mapping[str, torch.Tensor], theirs: Mapping[str, object],
               may_be_new: Sequence[str] = ()) -> KeyDiff:
-    """Compare a checkpoint's state dict with a module's (``module.state_dict()``).
-
-    The one comparison behind every strict load in mmfreq. A BatchNorm
-    counter (``num_batches_tracked``) a file lacks is never a problem (older
-    files have none, and it does not change the output).
+    """Compare a checkpoint's state dict with a module's: the one comparison
+    behind every strict load. A missing ``num_batches_tracked`` is never a problem.
 
     Args:
         own (Mapping): The module's state dict.
@@ -410,16 +367,9 @@ def diff_keys(own: Mapping[str, torch.Tensor], theirs: Mapping[str, object],
 
 def check_fits(module: nn.Module, state: StateDict, source: str, layout: str,
                may_be_new: Sequence[str] = (), hint: str = '', strict: bool = True) -> KeyDiff:
-    """Compare ``state`` (in ``module``'s names) with ``module``; with ``strict``,
-    raise unless it fits exactly.
-
-    Returns:
-        The comparison (its ``new`` keys start fresh).
-
-    Raises:
-        CheckpointError: ``'<source> (read as <layout>) does not fit
-        <Module>: <problems>.'`` and ``hint`` (``strict`` only).
-    """
+    """Compare ``state`` (in ``module``'s names) with ``module`` and return the
+    :class:`KeyDiff`; with ``strict``, raise a :class:`CheckpointError` naming
+    ``source``, ``layout``, the problems and ``hint`` unless it fits exactly."""
     diff = diff_keys(module.state_dict(), state, may_be_new)
     problems = diff.problems()
     if problems and strict:
@@ -433,23 +383,16 @@ def check_fits(module: nn.Module, state: StateDict, source: str, layout: str,
 # 5. Load -----------------------------------------------------------------------------------
 
 def load_pretrained_weights(module: nn.Module, source: str, prefix: str = '') -> List[str]:
-    """Load the checkpoint at ``source`` (path or URL) into a backbone, strictly.
+    """Load the checkpoint at ``source`` into a backbone, strictly, and return
+    the module's keys it did not provide (they start fresh).
 
     Args:
-        module (nn.Module): The backbone; its ``weight_formats()`` are the
-            namings it accepts, tried in order.
-        source (str): Local path or any mmengine scheme (``https://``,
-            ``torchvision://``, ...). Downloads are cached.
-        prefix (str): Keep only keys under this prefix (stripped), e.g.
-            ``'backbone.'``. Without it, a whole model checkpoint's
-            ``backbone.`` part is found by itself.
-
-    Returns:
-        The module's keys that the checkpoint did not provide (they start fresh).
+        module (nn.Module): The backbone, with its ``weight_formats()``.
+        source (str): A path, URL or ``torchvision://`` name.
+        prefix (str): As :func:`recognise_backbone_state`'s.
 
     Raises:
-        CheckpointError: naming ``source``: unreadable file, keys in no known
-            format, a prefix no key has, or keys / shapes that do not fit.
+        CheckpointError: the file cannot be read, is in no format, or does not fit.
     """
     state = state_dict_of(read_checkpoint(source))
     fmt, state, others = recognise_backbone_state(module, state, source, prefix)
@@ -465,27 +408,13 @@ def load_pretrained_weights(module: nn.Module, source: str, prefix: str = '') ->
 
 
 def init_from_cfg(module: nn.Module, apply_init_cfg: Callable[[], None]) -> bool:
-    """Apply ``module.init_cfg``: how the ``init_weights`` of every mmfreq backbone opens.
-
-    ``dict(type='Pretrained', ...)`` loads strictly through
-    :func:`load_pretrained_weights` (mmengine's own Pretrained initialiser
-    loads whatever keys happen to match and only logs the rest, so it is
-    never used for mmfreq backbones). Any other ``init_cfg`` is applied by
-    ``apply_init_cfg``, the parent class's ``init_weights`` (mmengine's
-    initialisers; for AA-ResNet mmpretrain's ResNet, which also
-    zero-initialises the last norm of each residual branch).
-
-    Args:
-        module (nn.Module): The backbone.
-        apply_init_cfg (Callable): Its parent's ``init_weights``, bound.
-
-    Returns:
-        True if ``init_cfg`` was applied (the backbone's own default
-        initialisation is skipped); False when it is None.
+    """Apply ``module.init_cfg``, as every mmfreq backbone's ``init_weights``
+    begins: ``Pretrained`` through :func:`load_pretrained_weights`, never
+    mmengine's non-strict initialiser; any other through ``apply_init_cfg``
+    (the parent's ``init_weights``, bound). False when ``init_cfg`` is None.
 
     Raises:
-        ValueError: a ``Pretrained`` entry inside a list of initialisers
-            (it would be applied by mmengine's non-strict loader).
+        ValueError: a ``Pretrained`` entry inside a list of initialisers.
         CheckpointError: the checkpoint cannot be read or does not fit.
     """
     init_cfg: Optional[dict] = getattr(module, 'init_cfg', None)
@@ -506,22 +435,10 @@ def init_from_cfg(module: nn.Module, apply_init_cfg: Callable[[], None]) -> bool
 
 def fit_model_state(model: nn.Module, checkpoint: dict, source: str,
                     strict: bool = True) -> Tuple[StateDict, str, List[str]]:
-    """The state dict of ``checkpoint`` in ``model``'s names, checked against it.
-
-    Args:
-        model (nn.Module): The model (unwrapped from DDP / TTA).
-        checkpoint (dict): The checkpoint as read (``state_dict``, ``meta``).
-        source (str): The file, for messages.
-        strict (bool): Raise when anything does not fit; otherwise return
-            what does and let the caller load it.
-
-    Returns:
-        ``(state to load, layout read as, phrases of what did not fit)``.
-
-    Raises:
-        CheckpointError: naming ``source``, the layout and the first keys of
-            each kind that do not fit (``strict`` only).
-    """
+    """``(state to load, layout read as, what did not fit)``: the state dict of
+    ``checkpoint`` in the names of ``model`` (unwrapped from DDP / TTA),
+    checked against it; with ``strict``, a :class:`CheckpointError` naming
+    ``source`` when anything does not fit."""
     state, layout, dropped = convert_model_state(model, state_dict_of(checkpoint))
     diff = check_fits(model, state, source, layout, strict=strict,
                       hint='Is it a checkpoint of another config (another size, head or '
@@ -550,24 +467,18 @@ def dataset_meta_of(checkpoint: dict) -> Optional[dict]:
 
 
 def load_model_weights(model: nn.Module, source: str, strict: bool = True) -> dict:
-    """Load a trained whole-model checkpoint (path or URL) into ``model``.
-
-    The file is read once (URLs are downloaded once, into torch hub's cache),
-    converted from its layout in memory and loaded strictly; the log says
-    which layout it was read as.
+    """Load a trained whole-model checkpoint (path or URL) into ``model``,
+    converted from its layout, and return it with the converted ``state_dict``.
 
     Args:
         model (nn.Module): The segmentor / detector.
         source (str): Checkpoint path or URL.
-        strict (bool): Refuse a file that does not fit exactly (default);
-            otherwise load the keys that fit and log the rest.
-
-    Returns:
-        The checkpoint as read, its ``state_dict`` replaced by the converted one.
+        strict (bool): Refuse a file that does not fit exactly; otherwise
+            load the keys that fit and log the rest.
 
     Raises:
-        CheckpointError: the file cannot be read, or does not fit, naming it.
-        FileNotFoundError: there is no such file.
+        CheckpointError: the file cannot be read, or does not fit.
+        CheckpointNotFoundError: there is no such file.
     """
     checkpoint = read_checkpoint(source)
     state, layout, problems = fit_model_state(model, checkpoint, source, strict)
@@ -583,27 +494,14 @@ def load_model_weights(model: nn.Module, source: str, strict: bool = True) -> di
 # Saving converted weights ------------------------------------------------------------------
 
 def save_weights(state_dict: StateDict, dst: str, meta: dict) -> None:
-    """Write a state dict as an mmengine checkpoint (folders are created),
-    atomically, as the runner saves: a kill leaves ``dst`` as it was, never
-    half written."""
+    """Write a state dict as an mmengine checkpoint, atomically."""
     save_checkpoint_atomically({'state_dict': state_dict, 'meta': meta}, dst)
 
 
 def convert_checkpoint_file(module: nn.Module, src: str, dst: str) -> str:
-    """Check ``src`` against ``module`` as loading would, and save it in mmfreq's names.
-
-    What ``tools/model_converters/*`` do, for offline use. A backbone (a
-    module with ``weight_formats()``) is read as ``init_cfg`` reads it; the
-    keys ``src`` does not provide are not written. A whole model is read as
-    ``init_model`` reads it, strictly, and the file written carries the
-    class names and palette of the source (whichever mmseg version wrote
-    them), so that ``tools/test.py``, ``init_model`` and ``load_from`` load it
-    without any conversion.
-
-    Returns:
-        What the output line says: the keys that start fresh (a backbone),
-        or the layout ``src`` was read as (a whole model).
-    """
+    """Check ``src`` against ``module`` as loading would, and save it in
+    mmfreq's names (with a whole model's class names and palette); return
+    what the converter's output line says."""
     meta = {'converted_from': osp.basename(src)}
     if weight_formats_of(module):
         new = load_pretrained_weights(module, src)

@@ -2,7 +2,7 @@
 maps to ONNX, then check the file with onnxruntime against PyTorch.
 
     python tools/deployment/pytorch2onnx.py CONFIG [CHECKPOINT] --shape H W \\
-        --out model.onnx [--dynamic] [--backbone-only] [--opset 17]
+        --out model.onnx [--dynamic] [--backbone-only] [--opset 17] [--debug]
 
 The graph's input ``image`` is a float32 (N, 3, H, W) batch of images in the
 channel order mmcv reads them (BGR) with values in 0-255: the data
@@ -35,8 +35,8 @@ exporter fixed to the traced size when the file does not follow the input.
 
 import argparse
 import os.path as osp
-import sys
 
+from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
 from mmfreq.deployment import ExportError, build_exportable, check_export, export_onnx
 
 
@@ -55,12 +55,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='largest allowed |onnxruntime - PyTorch| (fp32)')
     parser.add_argument('--skip-check', action='store_true', help='export only')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
+    with exit_on_error(debug=debugging(args)):
         for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
             if path is not None and not osp.isfile(path):
                 raise ExportError(f'{what} file {path!r} does not exist')
@@ -71,8 +72,6 @@ def main(argv=None) -> None:
         if not args.skip_check:
             check_export(module, args.out, args.shape, args.dynamic, args.tolerance,
                          traced_constants)
-    except ExportError as err:
-        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

@@ -17,7 +17,7 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmfreq.cli.config import CfgOptionError, CfgOptionsAction, apply_cfg_options
+from mmfreq.cli.config import CfgOptionsAction
 from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
 from mmfreq.cli.launch import allow_project_imports
 from mmfreq.datasets.doctor import (
@@ -29,6 +29,7 @@ from mmfreq.datasets.doctor import (
     expected_num_classes,
     leaf_datasets,
 )
+from mmfreq.utils.cfg_options import apply_cfg_options
 
 LOADERS = {'train': 'train_dataloader', 'val': 'val_dataloader', 'test': 'test_dataloader'}
 
@@ -68,7 +69,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not osp.isfile(args.config):
         sys.exit(f'error: config file {args.config!r} does not exist')
     cfg = Config.fromfile(args.config)
-    with exit_on_error(CfgOptionError, debug=debugging(args)):
+    with exit_on_error(debug=debugging(args)):
         apply_cfg_options(cfg, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     reports, seen = [], set()

@@ -14,7 +14,7 @@ from mmengine.runner.checkpoint import load_from_local
 
 import mmfreq.safe_loading  # noqa: F401  (turns the safe loader on)
 from mmfreq.utils import UnsafeCheckpointError, load_from_local_safely
-from mmfreq.utils.checkpoint import (
+from mmfreq.utils.safe_unpickling import (
     disable_safe_checkpoint_loading,
     enable_safe_checkpoint_loading,
     safe_checkpoint_loading,

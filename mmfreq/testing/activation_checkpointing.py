@@ -33,21 +33,10 @@ def saved_tensor_bytes(run: Callable[[], torch.Tensor]) -> Tuple[torch.Tensor, i
 def assert_checkpointing_is_exact_and_smaller(build: Callable[[bool], nn.Module],
                                               inputs: Tuple[torch.Tensor, ...],
                                               max_ratio: float) -> Dict[bool, int]:
-    """Train-mode forward and backward of ``build(False)`` and ``build(True)``
-    (the same weights, ``with_cp`` off and on) from the same random state.
-
-    Asserts equal outputs, equal gradients of every trainable parameter
-    (names listed when one differs), and that the checkpointed run saves at
-    most ``max_ratio`` times the bytes the plain run saves.
-
-    Args:
-        build: Returns the model with ``with_cp`` set to its argument.
-        inputs: The model's positional inputs.
-        max_ratio: Bound on saved bytes with checkpointing over without.
-
-    Returns:
-        Saved bytes by ``with_cp``.
-    """
+    """Assert that ``build(True)`` (``with_cp`` on) gives ``build(False)``'s
+    outputs and gradients on ``inputs`` in train mode, from the same random
+    state, saving at most ``max_ratio`` times its bytes for the backward pass;
+    return the saved bytes by ``with_cp``."""
     results, saved = {}, {}
     for with_cp in (False, True):
         model = build(with_cp).train()
