@@ -1,14 +1,6 @@
-"""The benchmarked layers with their attention at no cost, for the lowest ratio
-a benchmark can show.
-
-Each class has the parameters of the mmfreq layer it subclasses and keeps
-what mmfreq and the reference formulation both run around the attention (the
-input and output projections, AA-Conv's convolutional branch) but not the
-attention itself. A network built with them times the part that no
-implementation of the attention can make faster, so its time over the
-reference network's is the best ratio any attention implementation could
-reach on that machine (the ``attention_free`` model of
-``tools/analysis_tools/benchmark_backbones.py``).
+"""mmfreq's attention layers with the attention at no cost, on the same
+parameters: what runs around the attention (projections, AA-Conv's conv branch)
+stays, so a network of them is the benchmarks' bound (docs/benchmarks.md).
 """
 import torch
 

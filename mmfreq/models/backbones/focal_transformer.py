@@ -1,12 +1,8 @@
-"""Focal Transformer (Yang et al., "Focal Self-attention for Local-Global
-Interactions in Vision Transformers", NeurIPS 2021) as a dense backbone.
+"""Focal Transformer (Yang et al., NeurIPS 2021) as a dense backbone.
 
-Module names follow the official classification code (``patch_embed``,
-``layers.{i}.blocks.{j}.attn...``, ``layers.{i}.downsample``), except the
-sub-window pooling, which lives in the attention (``attn.pool_layers``), the
-MLP (mmcv's FFN) and the per-output norms ``norm{i}``, the last of which takes
-the official final ``norm``. ``convert_focal_state_dict`` maps official
-checkpoints onto these names (:meth:`FocalTransformer.weight_formats`).
+Module names follow the official classification code, except the sub-window
+pooling (``attn.pool_layers``), the MLP (mmcv's FFN) and the per-output norms
+``norm{i}``, the last of which takes the official final ``norm``.
 """
 import re
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -29,6 +25,7 @@ from .arguments import (
     freeze,
     init_cfg_with_pretrained,
     stage_indices,
+from ..layers import FocalAttention, FreqScale, add_freq_scale
 )
 
 
@@ -109,17 +106,13 @@ class FocalStage(nn.Module):
 class FocalTransformer(BaseModule):
     """Focal Transformer backbone for any input size.
 
-    The arguments mean what mmdet's ``SwinTransformer`` arguments of the same
-    name mean (``out_indices``, ``frozen_stages``, ``window_size``,
-    ``mlp_ratio``, ``qkv_bias``, ``drop_path_rate``, ``with_cp``,
-    ``init_cfg``), except: ``out_indices`` may be negative (counted from the
-    end; mmdet's Swin returns nothing for them) and out-of-range values
-    raise; the stage layout is given by ``arch`` (a dict replaces Swin's
-    ``embed_dims`` / ``depths`` / ``num_heads``); Swin's ``pretrain_img_size``,
-    ``patch_size``, ``strides``, ``use_abs_pos_embed``, ``patch_norm``,
-    ``act_cfg``, ``norm_cfg``, ``convert_weights`` have no counterpart
-    (Focal's official models fix them). ``pretrained`` means what it means
-    in Swin: ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``.
+    The arguments shared with mmdet's ``SwinTransformer`` mean what they mean
+    there, except: negative ``out_indices`` count from the end (Swin returns
+    nothing for them) and out-of-range ones raise; ``arch`` gives the stage
+    layout (a dict replaces Swin's ``embed_dims`` / ``depths`` / ``num_heads``);
+    Swin's ``pretrain_img_size``, ``patch_size``, ``strides``,
+    ``use_abs_pos_embed``, ``patch_norm``, ``act_cfg``, ``norm_cfg`` and
+    ``convert_weights`` have no counterpart (Focal's official models fix them).
 
     Args:
         arch (str | dict): 'tiny', 'small', 'base' (also 't', 's', 'b') or a
@@ -207,11 +200,9 @@ class FocalTransformer(BaseModule):
     def weight_formats(self) -> Tuple[WeightFormat, ...]:
         """The namings of Focal weights that ``init_cfg=dict(type='Pretrained')`` reads.
 
-        Both may lack the FDAM plug-in's parameters, output norms (the
-        official model has only the last, and ``focal2mmfreq.py`` writes no
-        others) and, where stage 4 was a single window at 224, its ring
-        biases; these start fresh. Norms of stages not in ``out_indices`` are
-        not loaded.
+        FDAM parameters, output norms (the official model has only the last) and,
+        where stage 4 was one window at 224, its ring biases may be absent and
+        start fresh; norms of stages not in ``out_indices`` are not loaded.
         """
         may_be_new = ('*.att_inv.*', '*freq_scale.*',
                       f'layers.{len(self.layers) - 1}.*.relative_position_bias_table_to_neighbors',

@@ -6,17 +6,9 @@ import torch.nn.functional as F
 
 
 def relative_logits_1d(q: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """``q_i . r_{j - i}`` along the last spatial axis, for every query/key pair.
-
-    Args:
-        q: (B, heads, R, L, d): queries, R rows of length L.
-        table: (2M + 1, d): embeddings of offsets -M..M; larger offsets use
-            the embedding of +-M.
-
-    Returns:
-        (B, heads, R, L, L): entry [..., i, j] is ``q[..., i, :] . r_{j - i}``.
-        Relative to absolute: q is multiplied with the 2L - 1 offsets once
-        (linear in L per query), then each (i, j) picks offset ``j - i``.
+    """``q[..., i, :] . table[j - i]`` (offsets clamped to +-M) for every pair
+    (i, j) along the last spatial axis, by relative to absolute (docs/backbones.md,
+    "AA-ResNet"): q (B, heads, R, L, d), table (2M + 1, d) -> (B, heads, R, L, L).
     """
     length = q.shape[-2]
     max_offset = (table.shape[0] - 1) // 2
@@ -30,13 +22,9 @@ def relative_logits_1d(q: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
 class AAConv2d(nn.Module):
     """``concat(conv(x), proj(MHA(x)))`` with 2-D relative position logits.
 
-    The convolution gives ``out_channels - d_v`` channels, multi-head
-    self-attention over all positions gives ``d_v`` (then a 1x1 projection),
-    with ``d_k = key_ratio * out_channels``, ``d_v = value_ratio *
-    out_channels``. Attention logits are ``q_i . (k_j + r^W_{jx-ix} +
-    r^H_{jy-iy}) / sqrt(d_k / heads)``; the offset tables cover +-
-    ``max_offset`` and larger offsets share the last embedding, so any feature
-    size works at run time. With ``stride`` > 1 attention runs on the input
+    The conv gives F_out - d_v channels, self-attention over all positions d_v,
+    with logits ``q_i . (k_j + r^W_{x_j-x_i} + r^H_{y_j-y_i}) / sqrt(d_k / N_h)``
+    for any map size. With ``stride`` > 1 the attention sees the input
     average-pooled to the conv's output grid.
 
     Args:
@@ -44,16 +32,16 @@ class AAConv2d(nn.Module):
         out_channels (int): Output channels F_out.
         kernel_size (int): Kernel of the convolutional part. Defaults to 3.
         stride (int): Stride of both parts. Defaults to 1.
-        key_ratio (float): k = d_k / F_out. Defaults to 0.2 (the paper's).
-        value_ratio (float): v = d_v / F_out. Defaults to 0.1 (the paper's).
+        key_ratio (float): d_k / F_out. Defaults to 0.2 (the paper's).
+        value_ratio (float): d_v / F_out. Defaults to 0.1 (the paper's).
         num_heads (int): N_h. Defaults to 8.
-        max_offset (int): Largest relative offset with its own embedding.
-            Defaults to 64.
+        max_offset (int): Largest offset with its own embedding; larger ones
+            share the last. Defaults to 64.
         bias (bool): Bias of the convolutional part. Defaults to False.
 
     Shape:
-        (B, in_channels, H, W) -> (B, out_channels, H', W') with H', W' those
-        of ``kernel_size`` / ``stride`` convolution with padding k // 2.
+        (B, in_channels, H, W) -> (B, out_channels, H', W'), H' and W' those of
+        the conv (padding k // 2).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
@@ -99,18 +87,9 @@ class AAConv2d(nn.Module):
 
     def augmented_queries_and_keys(self, q: torch.Tensor, k: torch.Tensor
                                    ) -> tuple:
-        """Queries and keys whose dot products are the full logits.
-
-        With ``B_i[x'] = q_i . r^W_{x' - x_i}`` and ``C_i[y'] = q_i . r^H_{y' - y_i}``
-        (relative to absolute, W and H values per query), ``[q_i, B_i, C_i] .
-        [k_j, onehot(x_j), onehot(y_j)] = q_i . (k_j + r^W + r^H)``: attention
-        needs no (HW x HW) bias, and memory per query row stays d + W + H.
-
-        Args:
-            q, k: (B, heads, H, W, d), q already scaled.
-
-        Returns:
-            (B, heads, H*W, d + W + H) each.
+        """Queries ``[q_i, B_i, C_i]`` and keys ``[k_j, onehot(x_j), onehot(y_j)]``,
+        (B, heads, H*W, d + W + H) each, whose products are the full logits, from
+        q (scaled) and k (B, heads, H, W, d) (docs/backbones.md, "AA-ResNet").
         """
         b, n, h, w, d = q.shape
         along_w = relative_logits_1d(q, self.rel_table_w)  # [b, n, y, x, x']

@@ -12,16 +12,8 @@ learned relative position bias:
 3. the ``focal_window x focal_window`` neighbourhood of pooled tokens (each
    window pooled to one token by a learned weighted sum), centred on it.
 
-The official code builds the ring from four rolled full-size copies of K and
-V and the pooled neighbourhoods with ``nn.Unfold``. Here each window gathers
-exactly the keys it attends, by index, from a token-major table of keys and
-values, and ``scaled_dot_product_attention`` takes the biases and masks as
-one additive ``attn_mask``, for a chunk of windows at a time. The map is
-padded to window multiples and padded tokens are masked out of every group.
-Everything is plain tensor operations: autograd differentiates them (the
-gather's gradient is a row-wise ``index_add_``), ``torch.compile`` traces
-them and ``torch.onnx.export`` maps them to standard ONNX operators (for a
-fixed input size: whether there is a ring, and the chunks, are decided in Python).
+The keys are gathered by index rather than from the official code's rolled
+copies of K and V; how, and against the official code: docs/backbones.md.
 """
 from typing import List, Tuple
 

@@ -5,18 +5,13 @@ import torch.nn.functional as F
 
 
 class LargeKernelAttention(nn.Module):
-    """Gate a feature map with a decomposed large-kernel convolution.
-
-    A ``kernel_size`` x ``kernel_size`` convolution is decomposed into a
-    (2d-1) x (2d-1) depth-wise conv, a ceil(k/d) x ceil(k/d) depth-wise conv
-    with dilation d, and a 1x1 conv; the result multiplies the input:
-    ``LKA(u) = u * conv1(conv_spatial(conv0(u)))``. With the VAN defaults
-    (k=21, d=3) that is 5x5, then 7x7 with dilation 3 (padding 9), then 1x1.
+    """VAN's Large Kernel Attention, ``u * conv1(conv_spatial(conv0(u)))``: a
+    (2d-1)^2 depth-wise conv, a ceil(k/d)^2 one dilated by d, then a 1x1 conv.
 
     Args:
         channels (int): Channels C of the input and output.
-        kernel_size (int): Receptive field k of the decomposed kernel.
-        dilation (int): Dilation d of the long-range depth-wise conv.
+        kernel_size (int): Receptive field k (VAN: 21).
+        dilation (int): Dilation d of the second conv (VAN: 3).
 
     Shape:
         (B, C, H, W) -> (B, C, H, W), for any H and W.
@@ -42,23 +37,9 @@ class LargeKernelAttention(nn.Module):
 
 
 def dilated_depthwise_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(x)`` for a depth-wise conv with dilation d and 'same' padding,
-    run as the undilated conv on the d x d interleaved sub-grids of ``x``.
-
-    Output pixel (y, x) of a conv dilated by d reads only pixels congruent to
-    it modulo d, so each sub-grid ``x[..., r::d, s::d]`` is convolved alone with
-    the undilated kernel (space to batch: the sub-grids become the batch).
-    Zero-padding H and W up to multiples of d stands for the conv's own zero
-    padding. Dilated depth-wise kernels are slower than undilated ones for the
-    same work on CPU (oneDNN); the two rearrangements are plain copies.
-
-    Args:
-        x: (B, C, H, W).
-        conv: A depth-wise ``nn.Conv2d`` (groups = C) with odd kernel k, equal
-            dilation d on both axes and padding d * (k // 2).
-
-    Returns:
-        (B, C, H, W), equal to ``conv(x)``.
+    """``conv(x)`` for a depth-wise ``conv`` (odd kernel k, dilation d on both
+    axes, padding d * (k // 2)), run undilated on the d x d interleaved
+    sub-grids of ``x`` (B, C, H, W) as one batch (docs/backbones.md, "VAN").
     """
     d = conv.dilation[0]
     b, c, h, w = x.shape
@@ -77,17 +58,11 @@ def dilated_depthwise_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
 
 class LKAAttention(nn.Module):
-    """VAN's attention branch: 1x1 conv, GELU, LKA, 1x1 conv.
-
-    The shortcut around it belongs to the caller (VAN adds the normalised input
-    back), which keeps this module a pure function that BatchNorm and layer
-    scale can be folded into.
+    """VAN's attention branch: 1x1 conv, GELU, LKA, 1x1 conv, without VAN's
+    shortcut, so that BatchNorm and layer scale can be folded into it.
 
     Args:
-        channels (int): Channels C of the input and output.
-
-    Shape:
-        (B, C, H, W) -> (B, C, H, W).
+        channels (int): Channels C; (B, C, H, W) -> (B, C, H, W).
     """
 
     def __init__(self, channels: int) -> None:

@@ -1,6 +1,5 @@
-"""The FDAM neck: the simple multi-level pyramid that turns a single-scale
-ViT into 1/4, 1/8, 1/16 and 1/32 maps, with a FreqScale per level to give back
-the detail that transposed-conv upsampling blurs (FDAM, ICCV 2025)."""
+"""FDAM's neck (ICCV 2025): ViTDet's simple pyramid from one ViT scale, with a
+FreqScale per level to give back the detail transposed-conv upsampling blurs."""
 import re
 from typing import Sequence, Tuple
 
@@ -81,12 +80,9 @@ class FDAMNeck(BaseModule):
 
 
 def convert_simple_multilevel_neck(state: StateDict) -> StateDict:
-    """Official FDAM ``SimpleMultiLevelNeck`` (``fpn1``..``fpn4``) onto :class:`FDAMNeck`.
-
-    ``fpn1`` (deconv, BN, GELU, deconv) is ``resamplers.0`` with the same
-    inner indices; ``fpn2`` wraps its one deconv in a Sequential that
-    ``resamplers.1`` does not have; ``fpn3`` / ``fpn4`` hold no parameters.
-    """
+    """Official FDAM ``SimpleMultiLevelNeck`` onto :class:`FDAMNeck`: ``fpn1`` is
+    ``resamplers.0``, ``fpn2.0`` (a deconv in a Sequential) is ``resamplers.1``;
+    ``fpn3`` / ``fpn4`` hold no parameters."""
     converted = {}
     for key, value in state.items():
         key = re.sub(r'^fpn2\.0\.', 'resamplers.1.', key)
