@@ -11,6 +11,7 @@ from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
 from ..layers import AAConv2d
+from .arguments import check_frozen_stages, stage_indices
 
 
 def channels_for_heads(ratio: float, channels: int, num_heads: int) -> int:

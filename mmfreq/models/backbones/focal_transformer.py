@@ -25,7 +25,6 @@ from .arguments import (
     freeze,
     init_cfg_with_pretrained,
     stage_indices,
-from ..layers import FocalAttention, FreqScale, add_freq_scale
 )
 
 
