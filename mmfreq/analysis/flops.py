@@ -1,15 +1,6 @@
-"""Parameters and FLOPs of a model with its attention counted.
-
-mmengine's ``FlopAnalyzer`` (fvcore's counter) traces the model and counts
-each op it has a handle for; it has none for ``scaled_dot_product_attention``,
-so attention would count as free. The handle here adds it. Convention, as
-mmengine, fvcore and mmdet's ``get_flops`` (and so the Swin / Focal tables):
-one FLOP is one multiply-add; softmax, masks and other elementwise ops are not counted.
-
-Attention of N queries over M keys, per head of width d (values d_v):
-``N * M * d`` for the logits plus ``N * M * d_v`` for the weighted sum.
-
-``tools/analysis_tools/benchmark.py`` reports :func:`count_complexity`.
+"""Parameters and FLOPs of a model with its attention counted (one FLOP is one
+multiply-add; the convention: docs/model_zoo.md). mmengine's ``FlopAnalyzer`` has
+no handle for ``scaled_dot_product_attention``, so attention would count as free.
 """
 import math
 from typing import Any, Dict, List, Sequence, Tuple
@@ -35,28 +26,17 @@ ATTENTION_HANDLES = {
 
 
 def aa_conv_attention_flops(conv: AAConv2d, batch: int, height: int, width: int) -> int:
-    """The attention of an :class:`AAConv2d` on an (height x width) grid as the
-    AA paper counts it: ``N^2 (d_k + d_v)`` with N = height * width. (Its
-    relative logits are plain matmuls, counted by the default handles.)
-
-    AAConv2d computes it as one fused attention whose queries and keys carry
-    the relative logits as W + H extra columns, zero-padded with the values to
-    a multiple of 8: the SDPA handle counts those columns too, so
-    :func:`count_complexity` replaces that count by this one.
-    """
+    """The attention of an :class:`AAConv2d` on a height x width grid as the AA
+    paper counts it, ``N^2 (d_k + d_v)`` with N = height * width, in place of the
+    SDPA count of its fused call (which has W + H more columns, padded to 8)."""
     n = height * width
     return batch * n * n * (conv.key_channels + conv.value_channels)
 
 
 class ImagesOnlyDetector(nn.Module):
-    """A detector called with a batch of images alone: its 'tensor' mode with
-    data samples that give each image's size.
-
-    Two-stage detectors need the image size of each input in their data
-    samples (the RPN clips and keeps up to its test-time number of
-    proposals, the RoI heads run on them), so the samples carry that
-    metainfo, as mmdet's ``get_flops`` gives them. The detector itself is
-    left as it was.
+    """A detector called with images alone: its 'tensor' mode, with data samples
+    giving each image's size (two-stage detectors clip and keep proposals by it),
+    as mmdet's ``get_flops`` gives them. The detector is left as it was.
 
     Args:
         detector: An mmdet detector.

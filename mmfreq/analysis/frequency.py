@@ -1,21 +1,16 @@
-"""Frequency diagnostics of token features (the FDAM paper's analysis).
+"""Frequency diagnostics of token features (the FDAM paper's analysis), for the
+token matrix X (N tokens x C channels) of one layer and one image:
 
-For the token matrix X (N tokens x C channels) of one layer and one image:
+- band energy: the share of ``sum_c |FFT2(X_c)|^2`` on the H x W grid at radial
+  frequency ``rho = sqrt(f_y^2 + f_x^2) / 0.5`` (1 at Nyquist) in low (rho < 1/3,
+  DC included), mid (1/3 <= rho < 2/3) and high (rho >= 2/3);
+- effective rank: ``exp(-sum_i p_i log p_i)``, ``p_i = sigma_i / sum sigma`` over
+  the singular values of X (1 for identical tokens, up to min(N, C));
+- mean pairwise |cosine| of the tokens (i != j): 1 when they have collapsed onto
+  one direction.
 
-- band energy: the share of ``sum_c |FFT2(X_c)|^2`` (the feature map per
-  channel on its H x W grid) at normalised radial frequency
-  ``rho = sqrt(f_y^2 + f_x^2) / 0.5`` (0.5 cycles per token is Nyquist) in
-  low (rho < 1/3, DC included), mid (1/3 <= rho < 2/3) and high (rho >= 2/3);
-- effective rank: ``exp(-sum_i p_i log p_i)`` with ``p_i = sigma_i / sum sigma``,
-  sigma the singular values of X (1 when all tokens are one vector, up to
-  min(N, C));
-- mean pairwise |cosine| similarity of the tokens (i != j): 1 when the tokens
-  have collapsed onto one direction.
-
-:func:`block_statistics` measures them on the output of every token block of
-a backbone: FDAM-ViT's and mmseg-ViT's blocks (``FDAMBlock``, one grid; the
-class token and other prefix tokens are not part of it) and the Mix
-Transformer's (``FDAMMiTBlock``, one grid per stage).
+:func:`block_statistics` measures them on the output of every token block
+(``FDAMBlock``: one grid, prefix tokens left out; ``FDAMMiTBlock``: one per stage).
 """
 from typing import Dict, Iterable, List, Tuple
 
@@ -70,9 +65,8 @@ def layer_statistics(grid: torch.Tensor) -> Dict[str, float]:
 
 
 def token_blocks(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
-    """The token blocks of a backbone, ``(module name, block)`` in the order
-    they are defined (the order they run in FDAMViT, FDAMVisionTransformer
-    and FDAMMiT).
+    """The token blocks of a backbone, ``(module name, block)`` in the order they
+    are defined, which is the order they run in.
 
     Raises:
         ValueError: The backbone has none, naming its type.
@@ -87,12 +81,9 @@ def token_blocks(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
 
 
 def block_grids(backbone: nn.Module, inputs: torch.Tensor) -> List[Tuple[str, torch.Tensor]]:
-    """Run ``backbone`` on ``inputs`` and return the output of every token
-    block as a grid: ``(name, (B, C, H, W))`` in :func:`token_blocks` order.
-
-    The grid (H, W) is the one the backbone passes the block (``hw_shape``,
-    that of its stage in a Mix Transformer); the block's prefix tokens
-    (``num_prefix_tokens``: a class token) are left out.
+    """Run ``backbone`` on ``inputs`` and return every token block's output as
+    ``(name, (B, C, H, W))`` in :func:`token_blocks` order, on the grid the backbone
+    passes the block (``hw_shape``), its prefix tokens (a class token) left out.
 
     Raises:
         ValueError: A block's output has not prefix + H * W tokens, or a block

@@ -1,6 +1,5 @@
-"""Reading and summarising the runs of a seed study
-(``tools/analysis_tools/seed_study.py``): the same config trained with
-several ``randomness.seed`` values, each in its own work dir."""
+"""The runs of a seed study (``tools/analysis_tools/seed_study.py``): one config
+trained with several ``randomness.seed`` values, each in its own work dir."""
 import glob
 import json
 import os.path as osp
@@ -9,19 +8,15 @@ from typing import Dict, Optional, Sequence
 
 
 def final_metric(work_dir: str, key: str, step: int) -> Optional[float]:
-    """The ``key`` a run logged at iteration ``step`` (its final validation).
-
-    mmengine writes ``WORK_DIR/TIMESTAMP/vis_data/scalars.json`` per start of
-    a run (a resumed run has several); the newest one holding a ``key`` line
-    at ``step`` wins. Lines that are not JSON (cut short by a kill) are skipped.
+    """The ``key`` a run logged at iteration ``step`` (its final validation), or
+    None if no log has it: the newest of mmengine's ``TIMESTAMP/vis_data/
+    scalars.json`` (one per start of a run) with such a line wins, and lines cut
+    short by a kill are skipped.
 
     Args:
         work_dir (str): The run's work dir.
         key (str): A validation metric, e.g. ``'mIoU'``.
         step (int): The iteration of the final validation (``max_iters``).
-
-    Returns:
-        float | None: None when no log of the run has it (not trained to the end).
     """
     found = None
     for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
@@ -37,15 +32,8 @@ def final_metric(work_dir: str, key: str, step: int) -> Optional[float]:
 
 
 def summarise(values: Dict[int, float]) -> Dict[str, object]:
-    """Mean and sample standard deviation (n - 1) of one config's runs.
-
-    Args:
-        values (dict): Seed -> final metric.
-
-    Returns:
-        dict: ``seeds`` and ``values`` (in seed order), ``mean``, ``std``
-        (None for a single run).
-    """
+    """``seeds`` and ``values`` in seed order, ``mean`` and sample ``std`` (n - 1;
+    None for one run) of a seed -> final metric dict."""
     seeds = sorted(values)
     ordered = [values[s] for s in seeds]
     return dict(seeds=seeds, values=ordered, mean=statistics.fmean(ordered),
@@ -53,12 +41,8 @@ def summarise(values: Dict[int, float]) -> Dict[str, object]:
 
 
 def format_table(rows: Dict[str, Dict[str, object]], key: str) -> str:
-    """A Markdown table: one row per config, one column per seed, then mean ± std.
-
-    Args:
-        rows (dict): Config name -> :func:`summarise` output.
-        key (str): The metric's name, for the header.
-    """
+    """A Markdown table of config name -> :func:`summarise` rows: one column per
+    seed, then ``key`` mean ± std."""
     seeds: Sequence[int] = sorted({s for row in rows.values() for s in row['seeds']})
     lines = [' | '.join(['config', *(f'seed {s}' for s in seeds), f'{key} mean ± std']),
              ' | '.join(['---'] * (len(seeds) + 2))]

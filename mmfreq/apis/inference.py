@@ -1,18 +1,5 @@
-"""Inference with any mmfreq config, whichever toolbox hosts it.
-
-The config's ``default_scope`` names the host: mmseg (segmentors), mmdet
-(detectors) or mmpretrain (classifiers). The host's own functions build,
-load and run the model (``mmseg.apis.init_model`` / ``inference_model``,
-``mmdet.apis.init_detector`` / ``inference_detector``, mmpretrain's
-``init_model`` and ``ImageClassificationInferencer``); what is added here is
-the dispatch, checkpoint loading under mmfreq's safe loader, and class names
-and palette taken from the config's test dataset when the checkpoint has none
-(the hosts would fall back to ADE20K / COCO / ImageNet names).
-
-    >>> from mmfreq.apis import init_model, inference_model
-    >>> model = init_model('configs/fpn_van_t_synthetic.py', 'iter_600.pth')
-    >>> result = inference_model(model, 'demo.jpg')  # a SegDataSample
-"""
+"""Inference with any mmfreq config through the API of the toolbox hosting it
+(its ``default_scope``: mmseg, mmdet or mmpretrain); see docs/inference.md."""
 import copy
 import os.path as osp
 import warnings
@@ -35,12 +22,8 @@ Image = Union[str, np.ndarray]
 
 
 def host_of(cfg: Config) -> str:
-    """The toolbox a config's model is built by: its ``default_scope``.
-
-    Raises:
-        ValueError: the scope is not one of mmseg, mmdet, mmpretrain; the
-            message names the config file and the scope.
-    """
+    """The toolbox that builds a config's model, its ``default_scope``; a scope
+    other than mmseg, mmdet or mmpretrain raises a ValueError naming both."""
     scope = cfg.get('default_scope')
     if scope not in HOSTS:
         raise ValueError(
@@ -69,48 +52,28 @@ def dataset_meta_from_config(cfg: Config) -> dict:
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                device: str = 'cpu', cfg_options: Optional[dict] = None,
                strict: bool = True) -> torch.nn.Module:
-    """Build the model of an mmfreq (or any mmseg / mmdet / mmpretrain)
-    config with its host's API, load ``checkpoint`` and put it in eval mode.
-
-    The model gets ``cfg`` (the config) and ``dataset_meta`` (``classes``,
-    ``palette`` where the dataset has one): the checkpoint's, else the
-    config's test dataset's. On a machine without CUDA, SyncBN becomes BN.
-    The checkpoint is read under mmfreq's safe loader
-    (:func:`mmfreq.utils.safe_unpickling.safe_checkpoint_loading`), which is
-    switched back to the loader registered before once it is read.
-
-    Process-wide state this leaves behind, as the host APIs it calls do:
-    the default registry scope becomes the config's host (mmseg, mmdet or
-    mmpretrain), and reading a config file imports its ``custom_imports``
-    (mmfreq's configs import ``mmfreq.safe_loading``, which turns the safe
-    loader on for the process).
-
-    mmpretrain's own inferencers look for class names in a private
-    attribute that this function does not set: give them
-    ``classes=model.dataset_meta['classes']`` (as :func:`inference_model` does).
+    """Build the model of an mmfreq (or any mmseg / mmdet / mmpretrain) config
+    with its host's API, load ``checkpoint`` under mmfreq's safe loader, set its
+    ``cfg`` and ``dataset_meta`` (the checkpoint's, else the config's test
+    dataset's) and put it in eval mode, with BN for SyncBN without CUDA. Like
+    the host APIs, it leaves the host's scope as the registries' default.
 
     Args:
-        config: Config file or :class:`mmengine.config.Config`; its
-            ``custom_imports`` register mmfreq's modules.
+        config: Config file or :class:`mmengine.config.Config`.
         checkpoint: Checkpoint file or URL, in mmfreq's layout or a released
-            one (:mod:`mmfreq.utils.weights`: official VAN-Segmentation
-            and FDAM files, mmseg 0.x files); None keeps the initial weights.
+            one (:mod:`mmfreq.utils.weights`); None keeps the initial weights.
         device: Device to put the model on.
-        cfg_options: Config keys to override, as ``--cfg-options`` does,
-            with the same check: a top-level key the config does not have
-            (and mmengine does not read) is refused.
+        cfg_options: Config keys to override, checked as ``--cfg-options``.
         strict: Refuse a checkpoint that does not fit the model exactly.
 
     Returns:
         The host's model: a segmentor, detector or classifier.
 
     Raises:
-        mmfreq.utils.CheckpointError: (a ValueError) the checkpoint cannot
-            be read or does not fit, naming the file, the layout it was read
-            as and the keys.
-        mmfreq.utils.cfg_options.CfgOptionError: (a ValueError) a ``cfg_options``
-            key names a top-level key the config does not have, naming it
-            and the closest keys.
+        CheckpointError: (a ValueError) the checkpoint cannot be read or does
+            not fit, naming the file, the layout tried and the keys.
+        CfgOptionError: (a ValueError) a ``cfg_options`` key the config does
+            not have, naming the closest keys.
     """
     cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
     apply_cfg_options(cfg, cfg_options)
@@ -147,8 +110,7 @@ def inference_model(model: torch.nn.Module, images: Union[Image, Sequence[Image]
 
     Args:
         model: A model from :func:`init_model` (it carries its config).
-        images: Image files or BGR uint8 arrays (H, W, 3), as mmcv reads them;
-            files are read in colour (grayscale made 3-channel, alpha dropped).
+        images: Image files (read as 3-channel colour) or BGR uint8 arrays (H, W, 3).
 
     Returns:
         The host's data sample (``SegDataSample``, ``DetDataSample``,

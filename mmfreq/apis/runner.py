@@ -12,19 +12,11 @@ from mmfreq.utils.collect_env import explain_missing_ops
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the runner (and with it the model) of a config.
-
-    On a machine without CUDA this is a :class:`~mmfreq.engine.cpu.CPURunner`,
-    with :class:`~mmfreq.engine.cpu.SyncBuffersEveryIterHook` when
-    distributed; a config's own ``runner_type`` is built as it is. An mmcv
-    without compiled ops is named as the cause of the registry error it leads
-    to (:func:`~mmfreq.utils.collect_env.explain_missing_ops`).
-
-    Args:
-        cfg (Config): The full config, with ``work_dir`` and ``launcher`` set.
-
-    Returns:
-        Runner: The built runner.
+    """The runner (and with it the model) of a full config (``work_dir`` and
+    ``launcher`` set): a :class:`~mmfreq.engine.cpu.CPURunner` without CUDA, with
+    :class:`~mmfreq.engine.cpu.SyncBuffersEveryIterHook` when distributed; a
+    config's own ``runner_type`` is built as it is. An mmcv without compiled ops
+    is named as the cause of the registry error it leads to.
     """
     with explain_missing_ops():
         if 'runner_type' in cfg:
@@ -37,19 +29,12 @@ def build_runner(cfg: Config) -> Runner:
 
 
 def build_model_from_config(config: Union[str, Config]) -> torch.nn.Module:
-    """The model of an mmfreq / mmdet / mmseg / mmpretrain config, in eval
-    mode, with BN for SyncBN on CPU and without loading pretrained weights.
-
-    Args:
-        config (str | Config): Path of the config file, or the config read
-            already (as mmseg's ``init_model`` takes either).
-
-    Returns:
-        torch.nn.Module: The model.
+    """The model of an mmfreq / mmdet / mmseg / mmpretrain config (a path or a
+    read ``Config``, as mmseg's ``init_model`` takes), in eval mode, with BN for
+    SyncBN on CPU and without loading pretrained weights.
 
     Raises:
-        ValueError: the config has no ``default_scope`` (which toolbox's
-            registry builds it would be a guess).
+        ValueError: The config has no ``default_scope`` (its toolbox would be a guess).
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if not cfg.get('default_scope'):
