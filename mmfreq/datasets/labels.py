@@ -1,6 +1,5 @@
-"""The rules a segmentation label map must satisfy to train, shared by the
-dataset doctor (on stored files) and :class:`~mmfreq.datasets.transforms.CheckedPipeline`
-(on loaded samples)."""
+"""The rules a segmentation label map must satisfy to train, shared by the dataset
+doctor (on stored files) and ``mmfreq.CheckedPipeline`` (on loaded samples)."""
 import os.path as osp
 import tempfile
 from typing import Dict, Optional, Sequence
@@ -11,18 +10,9 @@ from PIL import Image
 
 def label_shape_problem(label_shape: Sequence[int], image_shape: Optional[Sequence[int]],
                         image_path: Optional[str]) -> Optional[str]:
-    """What is wrong with a label map's shape, or None.
-
-    A label must be one channel of class indices, as large as its image.
-
-    Args:
-        label_shape (Sequence[int]): The label array's shape.
-        image_shape (Sequence[int], optional): The image's (height, width, ...), if known.
-        image_path (str, optional): The image, named in the message.
-
-    Returns:
-        str | None: The problem in words.
-    """
+    """What is wrong with a label map's shape, in words, or None: a label must be
+    one channel of class indices, as large as its image (``image_shape``, (H, W,
+    ...), when known; the message names ``image_path``)."""
     if len(label_shape) != 2:
         channels = f' ({label_shape[2]} channels)' if len(label_shape) == 3 else ''
         return (f'label has shape {tuple(label_shape)}{channels}: label maps must be '
@@ -35,30 +25,19 @@ def label_shape_problem(label_shape: Sequence[int], image_shape: Optional[Sequen
 
 
 def invalid_targets(targets: np.ndarray, num_classes: int, ignore_index: int) -> np.ndarray:
-    """Which training targets are neither a class index nor the ignored value.
-
-    Args:
-        targets (np.ndarray): Label values as the loss sees them.
-        num_classes (int): The dataset's class count.
-        ignore_index (int): The value the loss ignores.
-
-    Returns:
-        np.ndarray: A boolean mask of ``targets``.
-    """
+    """A boolean mask of the ``targets`` (label values as the loss sees them) that
+    are neither a class index below ``num_classes`` nor ``ignore_index``."""
     return ((targets < 0) | (targets >= num_classes)) & (targets != ignore_index)
 
 
 def target_table(reduce_zero_label: bool, label_map: Optional[Dict[int, int]]) -> np.ndarray:
-    """The training target of every stored 8-bit label value, computed by
-    mmseg's own ``LoadAnnotations`` on a label holding each value once.
+    """The training targets of the 256 stored 8-bit label values (indexed by value),
+    computed by mmseg's own ``LoadAnnotations`` on a label holding each value once.
 
     Args:
         reduce_zero_label (bool): The dataset's ``reduce_zero_label``.
-        label_map (dict, optional): The dataset's class remapping (from a
-            ``classes`` override), old index -> new.
-
-    Returns:
-        np.ndarray: 256 targets, indexed by stored value.
+        label_map (dict, optional): The dataset's class remapping (a ``classes``
+            override's), old index -> new.
     """
     from mmseg.datasets.transforms import LoadAnnotations
 

@@ -12,14 +12,10 @@ from .segmentation import check_segmentation
 
 
 def dataset_configs(cfg: ConfigDict, key: str) -> Iterator[Tuple[str, ConfigDict]]:
-    """Yield (config key, dataset config) for a dataset and every dataset it wraps
-    (``RepeatDataset``, ``ClassBalancedDataset``: ``dataset``; ``ConcatDataset``:
-    ``datasets``), outermost first.
-
-    Args:
-        cfg (ConfigDict): A dataset config.
-        key (str): Its place in the full config, used to name it in messages.
-    """
+    """Yield (config key, dataset config) for ``cfg``, the dataset config at
+    ``key`` of the full config, and for every dataset it wraps (``RepeatDataset``,
+    ``ClassBalancedDataset``: ``dataset``; ``ConcatDataset``: ``datasets``),
+    outermost first."""
     yield key, cfg
     if isinstance(cfg.get('dataset'), dict):
         yield from dataset_configs(cfg.dataset, f'{key}.dataset')
@@ -28,37 +24,22 @@ def dataset_configs(cfg: ConfigDict, key: str) -> Iterator[Tuple[str, ConfigDict
 
 
 def leaf_datasets(cfg: ConfigDict, key: str) -> List[Tuple[str, ConfigDict]]:
-    """The datasets that read files: those of :func:`dataset_configs` that wrap none.
-
-    Args:
-        cfg (ConfigDict): A dataset config.
-        key (str): Its place in the full config.
-    """
+    """The datasets of :func:`dataset_configs` that read files: those that wrap none."""
     return [(k, c) for k, c in dataset_configs(cfg, key)
             if not isinstance(c.get('dataset'), dict) and not c.get('datasets')]
 
 
 def build_unloaded(dataset_cfg: ConfigDict) -> Any:
-    """The dataset object without its annotations loaded (``lazy_init``) and
-    without its pipeline: its class, metainfo and resolved paths.
-
-    The caller must have set the config's default scope.
-
-    Args:
-        dataset_cfg (ConfigDict): A leaf dataset config.
-    """
+    """A leaf dataset built without its annotations (``lazy_init``) and pipeline:
+    its class, metainfo and resolved paths. The caller sets the default scope."""
     cfg = dict(dataset_cfg)
     cfg.update(lazy_init=True, pipeline=[])
     return DATASETS.build(cfg)
 
 
 def dataset_kind(dataset: Any) -> Kind:
-    """:attr:`Kind.SEGMENTATION` for mmseg folder datasets, :attr:`Kind.COCO`
-    for COCO-style JSON, else :attr:`Kind.UNKNOWN`.
-
-    Args:
-        dataset: A dataset built by :func:`build_unloaded`.
-    """
+    """:attr:`Kind.SEGMENTATION` for mmseg folder datasets, :attr:`Kind.COCO` for
+    COCO-style JSON, else :attr:`Kind.UNKNOWN`, of a :func:`build_unloaded` dataset."""
     if hasattr(dataset, 'seg_map_suffix') and hasattr(dataset, 'reduce_zero_label'):
         return Kind.SEGMENTATION
     if str(getattr(dataset, 'ann_file', '')).endswith('.json'):
@@ -67,13 +48,8 @@ def dataset_kind(dataset: Any) -> Kind:
 
 
 def expected_num_classes(model_cfg: Any, path: str = 'model') -> List[Tuple[str, int]]:
-    """Every ``num_classes`` set under a head of the model config, as
-    (dotted key, value); the class-agnostic ``rpn_head`` is left out.
-
-    Args:
-        model_cfg: The config's ``model`` (or part of it).
-        path (str): The dotted key of ``model_cfg``.
-    """
+    """Every ``num_classes`` set under a head of ``model_cfg`` (at dotted key
+    ``path``), as (dotted key, value); the class-agnostic ``rpn_head`` is left out."""
     found: List[Tuple[str, int]] = []
     if isinstance(model_cfg, dict):
         items: Iterable = model_cfg.items()
@@ -91,13 +67,8 @@ def expected_num_classes(model_cfg: Any, path: str = 'model') -> List[Tuple[str,
 
 
 def check_heads(model_cfg: Any, classes: Sequence[str], dataset_key: str) -> List[Finding]:
-    """An error for each head whose ``num_classes`` is not the dataset's class count.
-
-    Args:
-        model_cfg: The config's ``model``.
-        classes (Sequence[str]): The dataset's class names.
-        dataset_key (str): The dataset's config key, named in the message.
-    """
+    """An error for each head of ``model_cfg`` whose ``num_classes`` is not the
+    count of ``classes``, the dataset at config key ``dataset_key``."""
     return [Finding(key, f'{key}={value} but {dataset_key} has {len(classes)} classes '
                          f'({", ".join(classes)}): set {key}={len(classes)}')
             for key, value in expected_num_classes(model_cfg) if value != len(classes)]
@@ -105,17 +76,14 @@ def check_heads(model_cfg: Any, classes: Sequence[str], dataset_key: str) -> Lis
 
 def check_dataset(dataset_cfg: ConfigDict, key: str, max_samples: Optional[int] = None,
                   workers: Optional[int] = None, progress: bool = False) -> DatasetReport:
-    """Check the files of one (leaf) dataset config.
-
-    Listing-level checks (suffix rules, pairing, JSON contents) always cover
-    the whole dataset; ``max_samples`` limits only how many samples are decoded.
-    The caller must have set the config's default scope.
+    """Check the files of one leaf dataset config (the caller sets the default
+    scope). Listing checks (suffixes, pairing, JSON contents) cover the whole
+    dataset; ``max_samples`` limits only how many samples are decoded.
 
     Args:
-        dataset_cfg (ConfigDict): A dataset config that reads files (see
-            :func:`leaf_datasets`).
+        dataset_cfg (ConfigDict): A dataset config that reads files.
         key (str): Its config key, used in messages.
-        max_samples (int, optional): Decode only the first this many samples; all when None.
+        max_samples (int, optional): Decode only the first this many; all when None.
         workers (int, optional): Decoding threads; ``os.cpu_count()`` when None.
         progress (bool): Show a progress bar while decoding.
 

@@ -19,11 +19,7 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '
 
 
 def read_bytes(path: str) -> Tuple[Optional[bytes], Optional[Finding]]:
-    """The file's bytes, or the finding that says why there are none.
-
-    Args:
-        path (str): The file.
-    """
+    """The bytes of the file at ``path``, or the finding that says why there are none."""
     try:
         with open(path, 'rb') as f:
             data = f.read()
@@ -35,12 +31,8 @@ def read_bytes(path: str) -> Tuple[Optional[bytes], Optional[Finding]]:
 
 
 def decode_image(path: str) -> Tuple[Optional[np.ndarray], Optional[Finding]]:
-    """The image as OpenCV decodes it for ``LoadImageFromFile``, or the finding
-    that says why it cannot be.
-
-    Args:
-        path (str): The image file.
-    """
+    """The image file as OpenCV decodes it for ``LoadImageFromFile``, or the
+    finding that says why it cannot be."""
     data, finding = read_bytes(path)
     if finding is not None:
         return None, finding
@@ -51,13 +43,8 @@ def decode_image(path: str) -> Tuple[Optional[np.ndarray], Optional[Finding]]:
 
 
 def decode_label(path: str) -> Tuple[Optional[np.ndarray], Optional[Finding]]:
-    """The label map as mmseg's ``LoadAnnotations`` reads it (Pillow,
-    unchanged: palette PNGs give their indices), or the finding that says why
-    it cannot be read.
-
-    Args:
-        path (str): The label file.
-    """
+    """The label file as mmseg's ``LoadAnnotations`` reads it (Pillow, unchanged:
+    palette PNGs give their indices), or the finding that says why it cannot be."""
     data, finding = read_bytes(path)
     if finding is not None:
         return None, finding
@@ -70,11 +57,7 @@ def decode_label(path: str) -> Tuple[Optional[np.ndarray], Optional[Finding]]:
 
 def load_json(path: str) -> Tuple[Any, Optional[Finding]]:
     """The parsed JSON file, or the finding naming the file and the position of
-    the syntax error.
-
-    Args:
-        path (str): The JSON file.
-    """
+    the syntax error."""
     try:
         with open(path, encoding='utf-8') as f:
             return json.load(f), None

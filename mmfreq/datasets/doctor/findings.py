@@ -5,12 +5,9 @@ from typing import Dict, List, Tuple
 
 
 class Severity(str, Enum):
-    """How bad a finding is.
-
-    ``ERROR``: data that breaks or silently corrupts training or evaluation.
-    ``WARNING``: data the loader drops by design (degenerate boxes,
-    categories outside the classes, files it never reads).
-    """
+    """How bad a finding is. ``ERROR``: data that breaks or silently corrupts
+    training or evaluation. ``WARNING``: data the loader drops by design
+    (degenerate boxes, categories outside the classes, files it never reads)."""
 
     ERROR = 'error'
     WARNING = 'warning'
@@ -32,13 +29,8 @@ class Kind(str, Enum):
 
 @dataclass
 class Finding:
-    """One problem with one file (or folder, or config key).
-
-    Args:
-        path (str): The file, folder or config key concerned.
-        message (str): What is wrong, with the values found.
-        severity (Severity): See :class:`Severity`.
-    """
+    """One problem with one file, folder or config key (``path``): ``message``
+    says what is wrong, with the values found, at a :class:`Severity`."""
 
     path: str
     message: str
@@ -56,8 +48,7 @@ class DatasetReport:
         key (str): Where the dataset sits in the config, e.g. ``'train_dataloader.dataset'``.
         dataset_type (str): The config's ``type``.
         kind (Kind): The format checked.
-        classes (tuple[str]): The dataset's class names (its metainfo after
-            the config's overrides).
+        classes (tuple[str]): Class names (its metainfo after the config's overrides).
         num_samples (int): Samples the dataset has.
         num_checked (int): Samples whose files were decoded.
         class_counts (dict): Per class name, labelled pixels (segmentation) or

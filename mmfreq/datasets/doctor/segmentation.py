@@ -93,7 +93,7 @@ def check_seg_pair(img_path: str, label_path: Optional[str], rules: SegLabelRule
         findings.append(Finding(label_path, problem))
         if label.ndim != 2:
             return findings, counts
-    if label.dtype == np.uint8:  # the usual case; bincount is ~8x faster than unique here
+    if label.dtype == np.uint8:  # the usual case, where bincount is much faster than unique
         histogram = np.bincount(label.ravel(), minlength=256)
         values = np.flatnonzero(histogram)
         pixels = histogram[values]
