@@ -176,19 +176,26 @@ def make_scene(rng: np.random.Generator, size: Tuple[int, int],
 
 
 def write_split(root: str, split: str, count: int, seed: int,
-                min_size: int = 96, max_size: int = 160) -> None:
-    """Write ``count`` scenes of one split (``'training'`` or ``'validation'``)."""
+                min_size: int = 96, max_size: int = 160,
+                scene: Callable[..., tuple] = make_scene, img_suffix: str = '.jpg') -> None:
+    """Write ``count`` scenes of one split (``'training'`` or ``'validation'``).
+
+    ``scene(rng, (h, w))`` returns the image and the label map first, as
+    :func:`make_scene` does; images are saved as ``img_suffix`` (JPEG at
+    quality 95, or any lossless format Pillow knows by its suffix).
+    """
     prefix = 'ADE_train' if split == 'training' else 'ADE_val'
     image_dir = osp.join(root, 'images', split)
     label_dir = osp.join(root, 'annotations', split)
     os.makedirs(image_dir, exist_ok=True)
     os.makedirs(label_dir, exist_ok=True)
     rng = np.random.default_rng([seed, 0 if split == 'training' else 1])
+    options = dict(quality=95) if img_suffix == '.jpg' else {}
     for i in range(1, count + 1):
         size = tuple(int(s) for s in rng.integers(min_size, max_size + 1, 2))
-        image, label, _ = make_scene(rng, size)
+        image, label = scene(rng, size)[:2]
         name = f'{prefix}_{i:08d}'
-        Image.fromarray(image).save(osp.join(image_dir, name + '.jpg'), quality=95)
+        Image.fromarray(image).save(osp.join(image_dir, name + img_suffix), **options)
         Image.fromarray(label).save(osp.join(label_dir, name + '.png'))
 
 
