@@ -211,6 +211,16 @@ def test_resume_takes_the_newest_checkpoint_that_reads(tmp_path):
     assert why == '1000 bytes: cut short, its zip archive has no end'
 
 
+def test_resume_passes_over_a_damaged_newest_file_to_the_next_newest(tmp_path):
+    """Three checkpoints, the newest (named by last_checkpoint) cut short: the
+    one saved just before it is taken, not the oldest."""
+    iter_2, iter_4, iter_6 = checkpoints_of_a_run(tmp_path, max_iters=6)
+    iter_6.write_bytes(iter_6.read_bytes()[:1000])
+    point = find_resume_point(str(tmp_path))
+    assert point.path == str(iter_4) and point.checkpoint['meta']['iter'] == 4
+    assert [path for path, _ in point.skipped] == [str(iter_6)]
+
+
 def test_resume_with_nothing_readable_names_every_file(tmp_path):
     for path in checkpoints_of_a_run(tmp_path):
         path.write_bytes(b'')
