@@ -181,7 +181,7 @@ def write_preview(root: str, path: str, count: int = 6, zoom: int = 2) -> None:
         x, y = (k % 5) * step + 4, grid.height + 4 + (k // 5) * 18
         draw.rectangle([x, y, x + 12, y + 12], fill=tuple(colour))
         draw.text((x + 18, y), name, fill='black')
-    canvas.save(path)
+    canvas.quantize(256).save(path)  # a palette keeps a docs image small
 
 
 def main() -> None:
