@@ -58,7 +58,7 @@ if __name__ == '__main__':
     setup(
         name='mmfreq',
         version=read_version(),
-        description='VAN, Focal Transformer, FDAM-ViT and AA-ResNet backbones for '
+        description='VAN, Focal Transformer, FDAM-DeiT3 and AA-ResNet backbones for '
         'OpenMMLab detection, segmentation and classification',
         long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read(),
         long_description_content_type='text/markdown',

@@ -1,4 +1,4 @@
-# Semantic-FPN + FDAM-ViT-S (DeiT-III-S with AttInv and FreqScale) on ADE20K,
+# Semantic-FPN + FDAM-DeiT3-S (DeiT-III-S with AttInv and FreqScale) on ADE20K,
 # 512x512, 40k iterations. The FDAM neck makes the 1/4...1/32 pyramid from
 # layers 3, 6, 9, 12; mmseg's FPN then unifies the channels. Initialised from
 # DeiT-III-S.

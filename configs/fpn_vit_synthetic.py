@@ -8,7 +8,7 @@ vit = dict(embed_dims=128, num_layers=6, num_heads=4, feedforward_channels=512)
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='mmfreq.FDAMViT',
+        type='mmfreq.FDAMDeiT3',
         arch=vit,
         img_size=128,
         patch_size=8,

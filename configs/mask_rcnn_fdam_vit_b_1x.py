@@ -1,4 +1,4 @@
-# Mask R-CNN + FDAM-ViT-B on COCO, 1x schedule (12 epochs, 8 GPUs x 2 images).
+# Mask R-CNN + FDAM-DeiT3-B on COCO, 1x schedule (12 epochs, 8 GPUs x 2 images).
 # The FDAM neck makes the 1/4...1/32 pyramid from layers 3, 6, 9, 12 and mmdet's
 # FPN adds P6. A ViTDet-style recipe for plain ViT-B (AdamW lr 1e-4, wd 0.1,
 # layer-wise lr decay 0.7, drop path 0.1), with FDAM's lr_mult 2 on FreqScale and

@@ -1,4 +1,4 @@
-# UperNet + FDAM-ViT-B (DeiT-III-B with AttInv and FreqScale in every block) on
+# UperNet + FDAM-DeiT3-B (DeiT-III-B with AttInv and FreqScale in every block) on
 # ADE20K, 512x512, 160k: the FDAM paper's headline model as its official config
 # builds it (FDAM_mmseg/configs/vit/upernet_deit3-b16_512x512_160k_ade20k_freq.py):
 # the plain pyramid without FreqScale, the baseline's recipe (upernet_vit_b.py:

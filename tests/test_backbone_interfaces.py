@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmfreq.models import AAResNet, FDAMViT, FocalTransformer
+from mmfreq.models import AAResNet, FDAMDeiT3, FocalTransformer
 from mmfreq.models.backbones import VAN
 
 
@@ -148,7 +148,7 @@ def test_focal_negative_out_indices_count_from_the_end():
             expected[1:]
 
 
-# ------------------------------------------------------------ FDAMViT vs mmseg's ViT
+# ------------------------------------------------------------ FDAMDeiT3 vs mmseg's ViT
 
 SMALL_VIT = dict(embed_dims=64, num_layers=3, num_heads=4, feedforward_channels=128)
 
@@ -161,7 +161,7 @@ def test_fdam_vit_img_size_and_out_indices_as_mmseg_vit(img_size, out_indices):
     vit = VisionTransformer(img_size=img_size, embed_dims=64, num_layers=3, num_heads=4,
                             mlp_ratio=2, out_indices=out_indices)
     vit.eval()  # (mmseg's train() returns None)
-    ours = FDAMViT(arch=SMALL_VIT, img_size=img_size, out_indices=out_indices).eval()
+    ours = FDAMDeiT3(arch=SMALL_VIT, img_size=img_size, out_indices=out_indices).eval()
     grid = (img_size, img_size) if isinstance(img_size, int) else img_size
     assert ours.pos_embed.shape == (1, grid[0] // 16 * grid[1] // 16, 64)
     x = torch.randn(1, 3, *grid)
@@ -171,19 +171,19 @@ def test_fdam_vit_img_size_and_out_indices_as_mmseg_vit(img_size, out_indices):
 
 def test_fdam_vit_negative_out_indices_in_a_sequence_count_from_the_end():
     """mmseg's ViT matches only -1; a negative index in a sequence selects nothing there."""
-    model = FDAMViT(arch=SMALL_VIT, img_size=32, out_indices=(-3, -1))
+    model = FDAMDeiT3(arch=SMALL_VIT, img_size=32, out_indices=(-3, -1))
     assert model.out_indices == (0, 2)
 
 
 def test_fdam_vit_out_indices_out_of_range_name_the_valid_range():
     with pytest.raises(ValueError, match=r'out_indices=3 .*-3\.\.2'):
-        FDAMViT(arch=SMALL_VIT, out_indices=3)
+        FDAMDeiT3(arch=SMALL_VIT, out_indices=3)
     with pytest.raises(ValueError, match=r"img_size=\(1, 2, 3\)"):
-        FDAMViT(arch=SMALL_VIT, img_size=(1, 2, 3))
+        FDAMDeiT3(arch=SMALL_VIT, img_size=(1, 2, 3))
 
 
 def test_fdam_vit_frozen_stages_freezes_the_stem_and_first_layers():
-    model = FDAMViT(arch=SMALL_VIT, frozen_stages=2)
+    model = FDAMDeiT3(arch=SMALL_VIT, frozen_stages=2)
     model.train()
     frozen = frozen_names(model)
     assert {'pos_embed', 'patch_embed.proj.weight'} <= frozen
@@ -196,7 +196,7 @@ def test_fdam_vit_frozen_stages_freezes_the_stem_and_first_layers():
 @pytest.mark.parametrize('build,valid', [
     (lambda: VAN(arch='huge'), ['b0', 'tiny', 't']),
     (lambda: FocalTransformer(arch='huge'), ['tiny', 'small', 'base']),
-    (lambda: FDAMViT(arch='huge'), ['small', 'base', 'large']),
+    (lambda: FDAMDeiT3(arch='huge'), ['small', 'base', 'large']),
     (lambda: AAResNet(depth=18), ['50', '101', '152']),
 ])
 def test_unknown_arch_is_a_value_error_naming_the_valid_ones(build, valid):
@@ -208,7 +208,7 @@ def test_unknown_arch_is_a_value_error_naming_the_valid_ones(build, valid):
 @pytest.mark.parametrize('build', [
     lambda frozen: VAN(arch='t', frozen_stages=frozen),
     lambda frozen: FocalTransformer(arch=SMALL_FOCAL, frozen_stages=frozen),
-    lambda frozen: FDAMViT(arch=SMALL_VIT, frozen_stages=frozen),
+    lambda frozen: FDAMDeiT3(arch=SMALL_VIT, frozen_stages=frozen),
     lambda frozen: AAResNet(depth=50, frozen_stages=frozen),
 ])
 def test_frozen_stages_zero_freezes_only_the_stem(build):
@@ -245,6 +245,6 @@ def test_pretrained_argument_means_a_pretrained_init_cfg(tmp_path):
                          in_index=3))
     segmentor.init_weights()
     assert torch.equal(segmentor.backbone.stages[3].norm.weight, source.stages[3].norm.weight)
-    for build in (VAN, FocalTransformer, FDAMViT):
+    for build in (VAN, FocalTransformer, FDAMDeiT3):
         with pytest.raises(ValueError, match='not both'):
             build(pretrained=str(path), init_cfg=dict(type='Pretrained', checkpoint='x.pth'))

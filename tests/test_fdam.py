@@ -1,4 +1,4 @@
-"""FDAM: AttInv and FreqScale layers, the FDAM-ViT backbone and the FDAM neck."""
+"""FDAM: AttInv and FreqScale layers, the FDAM-DeiT3 backbone and the FDAM neck."""
 import json
 import math
 import re
@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmfreq.models import FDAMNeck, FDAMViT, convert_fdam_vit_state_dict
+from mmfreq.models import FDAMDeiT3, FDAMNeck, convert_deit3_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
-from mmfreq.reference import ExplicitFDAMViT, fft_freq_scale
+from mmfreq.reference import ExplicitFDAMDeiT3, fft_freq_scale
 from mmfreq.testing.activation_checkpointing import assert_checkpointing_is_exact_and_smaller
 from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.fixtures import KEY_FIXTURES, release_tensors
@@ -203,7 +203,7 @@ def test_freq_scale_runs_in_fp32_under_autocast():
     torch.testing.assert_close(out.float(), reference, rtol=1e-2, atol=1e-2 * reference.abs().max())
 
 
-def reference_plain_vit(model: FDAMViT, x: torch.Tensor):
+def reference_plain_vit(model: FDAMDeiT3, x: torch.Tensor):
     """DeiT-III's forward written out from the model's weights."""
     p = model.patch_size
     x = F.pad(x, (0, -x.shape[-1] % p, 0, -x.shape[-2] % p))
@@ -227,7 +227,7 @@ def reference_plain_vit(model: FDAMViT, x: torch.Tensor):
 
 def test_fdam_off_is_exactly_a_plain_vit():
     torch.manual_seed(0)
-    model = FDAMViT(TINY, img_size=64, att_inv=False, freq_scale=False).eval()
+    model = FDAMDeiT3(TINY, img_size=64, att_inv=False, freq_scale=False).eval()
     model.init_weights()
     randomise_(model)
     names = set(model.state_dict())
@@ -242,9 +242,9 @@ def test_fdam_off_is_exactly_a_plain_vit():
 
 def test_fdam_at_initial_gammas_stays_close_to_plain_vit():
     torch.manual_seed(0)
-    plain = FDAMViT(TINY, img_size=64, att_inv=False, freq_scale=False).eval()
+    plain = FDAMDeiT3(TINY, img_size=64, att_inv=False, freq_scale=False).eval()
     plain.init_weights()
-    fdam = FDAMViT(TINY, img_size=64).eval()
+    fdam = FDAMDeiT3(TINY, img_size=64).eval()
     fdam.init_weights()
     fdam.load_state_dict(plain.state_dict(), strict=False)
     x = torch.randn(1, 3, 64, 64)
@@ -256,7 +256,7 @@ def test_fdam_at_initial_gammas_stays_close_to_plain_vit():
 def test_blocks_get_contiguous_token_major_tokens():
     # A transposed (channels-first) stream survives the residual adds and
     # makes every LayerNorm copy it: ~15% of a ViT-B forward at 512x512 on CPU.
-    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()
+    model = FDAMDeiT3(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()
     seen = []
     for layer in model.layers:
         layer.register_forward_pre_hook(lambda m, args: seen.append(args[0].is_contiguous()))
@@ -267,7 +267,7 @@ def test_blocks_get_contiguous_token_major_tokens():
 
 @pytest.mark.parametrize('size', [(64, 64), (100, 75), (17, 33), (8, 8), (224, 160)])
 def test_backbone_and_neck_give_strides_4_8_16_32(size):
-    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()
+    model = FDAMDeiT3(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ).eval()
     neck = FDAMNeck(64, freq_scale_cfg=SMALL_FREQ).eval()
     with torch.no_grad():
         grids = model(torch.randn(1, 3, *size))
@@ -294,9 +294,9 @@ def test_neck_without_freq_scale_is_the_plain_pyramid():
 def test_checkpointing_gives_the_same_training_step_and_saves_less():
     """with_cp=True: outputs and every gradient as without (drop path on, the
     same masks), and the blocks' activations are recomputed, not kept."""
-    def build(with_cp: bool) -> FDAMViT:
+    def build(with_cp: bool) -> FDAMDeiT3:
         torch.manual_seed(0)
-        model = FDAMViT(TINY, img_size=64, drop_path_rate=0.1, with_cp=with_cp,
+        model = FDAMDeiT3(TINY, img_size=64, drop_path_rate=0.1, with_cp=with_cp,
                         freq_scale_cfg=SMALL_FREQ)
         randomise_(model)
         return model
@@ -306,7 +306,7 @@ def test_checkpointing_gives_the_same_training_step_and_saves_less():
     assert saved[True] > 0
 
 
-def official_fdam_state_dict(model: FDAMViT) -> dict:
+def official_fdam_state_dict(model: FDAMDeiT3) -> dict:
     """The model's weights under the official FDAM code's names (deit_fdam.py)."""
     renames = [('.ffn.layers.0.0.', '.mlp.fc1.'), ('.ffn.layers.1.', '.mlp.fc2.'),
                ('.att_inv.gate_act.', '.dy_freq_starrelu.'),
@@ -377,7 +377,7 @@ def official_fdam_block(state: dict, prefix: str, x: torch.Tensor, hw: tuple,
 
 def test_official_fdam_release_converts_to_the_official_block():
     """The release's keys (tests/data/official_keys, dumped from the official
-    code) convert onto FDAMViT-B exactly, and a converted block computes what
+    code) convert onto FDAMDeiT3-B exactly, and a converted block computes what
     the official block computes with those tensors under their own names:
     swapping the low-pass and high-pass gates (``dy_freq_2`` / ``dy_freq``),
     the two FreqScales or the two layer scales changes the output."""
@@ -385,8 +385,8 @@ def test_official_fdam_release_converts_to_the_official_block():
     meta = {k[len('backbone.'):]: torch.empty(shape, device='meta')
             for k, (shape, _) in fixture.items()}
     with torch.device('meta'):
-        model = FDAMViT('base', img_size=512)
-    converted = convert_fdam_vit_state_dict(meta, (32, 32))
+        model = FDAMDeiT3('base', img_size=512)
+    converted = convert_deit3_state_dict(meta, (32, 32))
     assert {k: tuple(v.shape) for k, v in converted.items()} == \
         {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
@@ -395,8 +395,8 @@ def test_official_fdam_release_converts_to_the_official_block():
                                keep=lambda k: k.split('.')[1:3] in (['blocks', str(i)]
                                                                     for i in blocks))
     state = {k[len('backbone.'):]: v for k, v in state.items()}
-    converted = convert_fdam_vit_state_dict(state)
-    one_block = FDAMViT(dict(embed_dims=768, num_layers=1, num_heads=12,
+    converted = convert_deit3_state_dict(state)
+    one_block = FDAMDeiT3(dict(embed_dims=768, num_layers=1, num_heads=12,
                              feedforward_channels=3072), out_indices=(0, )).layers[0].eval()
     hw = (3, 5)
     torch.manual_seed(0)
@@ -413,7 +413,7 @@ def test_official_fdam_release_converts_to_the_official_block():
 
 def test_deit3_checkpoint_loads_and_reports_the_new_fdam_keys(tmp_path, caplog):
     torch.manual_seed(0)
-    plain = FDAMViT(TINY, img_size=64, att_inv=False, freq_scale=False)
+    plain = FDAMDeiT3(TINY, img_size=64, att_inv=False, freq_scale=False)
     official = official_fdam_state_dict(plain)
     # DeiT-III (timm) extras: a class token and its pos_embed slot, the head.
     official['cls_token'] = torch.zeros(1, 1, 64)
@@ -422,7 +422,7 @@ def test_deit3_checkpoint_loads_and_reports_the_new_fdam_keys(tmp_path, caplog):
     del official['up1.0.weight']
     path = tmp_path / 'deit3_tiny.pth'
     torch.save({'model': official}, path)
-    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ,
+    model = FDAMDeiT3(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ,
                     init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
     torch.testing.assert_close(model.layers[2].attn.qkv.weight, plain.layers[2].attn.qkv.weight)
@@ -433,21 +433,21 @@ def test_checkpoint_of_another_arch_names_the_keys(tmp_path):
     from mmfreq.models import VAN
     path = tmp_path / 'van_b0.pth'
     torch.save({'state_dict': VAN('b0').state_dict()}, path)
-    model = FDAMViT(TINY, img_size=64, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model = FDAMDeiT3(TINY, img_size=64, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     # the file, the model it does not fit, and its keys
-    with pytest.raises(ValueError, match=r'van_b0\.pth.*FDAMViT.*stages\.0'):
+    with pytest.raises(ValueError, match=r'van_b0\.pth.*FDAMDeiT3.*stages\.0'):
         model.init_weights()
 
 
 def test_unknown_arch_lists_the_choices():
     with pytest.raises(ValueError, match="'huge'.*base"):
-        FDAMViT('huge')
+        FDAMDeiT3('huge')
 
 
 @pytest.mark.slow  # a subprocess run of the tool
 def test_deit2mmfreq_converts_and_refuses_another_arch(tmp_path):
     from mmfreq.testing.tools import run_tool
-    small = FDAMViT('small', att_inv=False, freq_scale=False)
+    small = FDAMDeiT3('small', att_inv=False, freq_scale=False)
     official = official_fdam_state_dict(small)
     del official['up1.0.weight']
     official['cls_token'] = torch.zeros(1, 1, 384)
@@ -460,13 +460,13 @@ def test_deit2mmfreq_converts_and_refuses_another_arch(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert line_with(result.stdout, str(dst), 'new, starting fresh', 'att_inv'), \
         result.stdout[-2000:]
-    model = FDAMViT('small', img_size=320, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
+    model = FDAMDeiT3('small', img_size=320, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
     model.init_weights()
     assert model.pos_embed.shape == (1, 20 * 20, 384)  # resized from 14x14
     torch.testing.assert_close(model.layers[5].attn.qkv.weight, small.layers[5].attn.qkv.weight)
     wrong = run_tool(['tools/model_converters/deit2mmfreq.py', src, dst, '--arch', 'base'])
     assert wrong.returncode != 0
-    assert line_with(wrong.stderr, 'FDAMViT', '(768,)'), wrong.stderr[-2000:]
+    assert line_with(wrong.stderr, 'FDAMDeiT3', '(768,)'), wrong.stderr[-2000:]
 
 
 def test_fdam_vit_equals_the_official_formulation():
@@ -474,9 +474,9 @@ def test_fdam_vit_equals_the_official_formulation():
     (materialised attention, rfft2 of the transposed tokens, stacked real and
     imaginary parts), on every FDAM parameter moved off its initial value."""
     torch.manual_seed(0)
-    model = FDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
+    model = FDAMDeiT3(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
     randomise_(model)
-    official = ExplicitFDAMViT(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
+    official = ExplicitFDAMDeiT3(TINY, img_size=64, freq_scale_cfg=SMALL_FREQ)
     official.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 40, 56)
     outs, expected = model(x), official(x)
@@ -490,9 +490,9 @@ def test_fdam_vit_equals_the_official_formulation():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
 
 
-def compile_test_vit() -> FDAMViT:
+def compile_test_vit() -> FDAMDeiT3:
     torch.manual_seed(0)
-    model = FDAMViT(dict(embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64),
+    model = FDAMDeiT3(dict(embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64),
                     img_size=64, out_indices=(0,), freq_scale_cfg=SMALL_FREQ)
     randomise_(model)
     return model
@@ -516,3 +516,21 @@ def test_fdam_vit_and_neck_compile_without_graph_breaks_and_train_like_eager():
                                backend='aot_eager', backward=True)
     assert_compiles_like_eager(compile_test_neck(), [neck_inputs(5, 7), neck_inputs(8, 6)],
                                backend='aot_eager', backward=True)
+
+
+@pytest.mark.parametrize('registry, type_name', [
+    ('mmfreq', 'mmfreq.FDAMViT'), ('mmfreq', 'FDAMViT'), ('mmengine', 'mmfreq.FDAMViT'),
+    ('mmseg', 'mmfreq.FDAMViT')])
+def test_the_old_type_name_fdamvit_names_the_new_one(registry, type_name):
+    """FDAMDeiT3 was FDAMViT: a config with the old type, built through any
+    registry, stops with one line naming the new type (a UserError and the
+    KeyError of an unknown type)."""
+    import importlib
+
+    from mmfreq.errors import UserError
+
+    models = importlib.import_module(f'{registry}.registry').MODELS
+    with pytest.raises(UserError, match=r"^type='(mmfreq\.)?FDAMViT' was renamed: use "
+                                        r"type='mmfreq\.FDAMDeiT3'") as info:
+        models.build(dict(type=type_name, arch='small'))
+    assert isinstance(info.value, KeyError) and '\n' not in str(info.value)

@@ -6,6 +6,7 @@ import re
 import pytest
 import torch
 
+from mmfreq.errors import UserError
 from mmfreq.models.backbones.fdam_vision_transformer import FDAMVisionTransformer
 from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.tools import ROOT, read_config
@@ -158,6 +159,59 @@ def fdam_model(**overrides) -> FDAMVisionTransformer:
     model = FDAMVisionTransformer(**{**MMSEG_ARGS, 'freq_scale_cfg': SMALL_FREQ, **overrides})
     randomise_(model)
     return model
+
+
+@pytest.mark.parametrize('options, error', [
+    (dict(img_size=512.0), TypeError),
+    (dict(out_indices=1.), TypeError),
+    (dict(img_size=(224, 224, 224)), AssertionError),
+    (dict(pretrained=123), TypeError),
+    (dict(with_cls_token=False, output_cls_token=True), AssertionError),
+    (dict(pretrained='a.pth', init_cfg=dict(type='Pretrained', checkpoint='a.pth')),
+     AssertionError),
+    (dict(pretrained=123, init_cfg=123), AssertionError),
+])
+def test_bad_arguments_raise_mmsegs_error_types(options, error):
+    """The arguments mmseg's own test_vit.py refuses, refused with the type
+    mmseg raises, which is also mmfreq's UserError, naming the argument."""
+    with pytest.raises(error, match=next(iter(options))) as info:
+        FDAMVisionTransformer(**options)
+    assert isinstance(info.value, UserError)
+
+
+def test_a_3d_or_wrongly_channelled_input_names_the_expected_shape():
+    model = FDAMVisionTransformer(embed_dims=32, num_layers=1, num_heads=2,
+                                  freq_scale_cfg=SMALL_FREQ)
+    for shape in [(3, 30, 30), (1, 4, 30, 30)]:
+        with pytest.raises(IndexError, match=re.escape(f'N x 3 x H x W image batch, got a '
+                                                       f'tensor of shape {shape}')) as info:
+            model(torch.randn(shape))
+        assert isinstance(info.value, UserError) and isinstance(info.value, RuntimeError)
+
+
+@pytest.mark.parametrize('fdam', [dict(freq_scale_cfg=SMALL_FREQ), FDAM_OFF], ids=['on', 'off'])
+def test_shapes_mmsegs_own_vit_test_asks_for(fdam, tmp_path):
+    """mmseg's test_vit.py cases at a smaller width: img_size=(224, ), every
+    input size it tries, its switches, the class-token output, and a missing
+    pretrained file (OSError on init_weights)."""
+    small = dict(embed_dims=32, num_layers=2, num_heads=2, **fdam)
+    model = FDAMVisionTransformer(img_size=(224, ), **small)
+    model.init_weights()
+    assert model.pretrain_grid == (14, 14)
+    with torch.no_grad():
+        for (h, w), grid in [((224, 224), (14, 14)), ((256, 256), (16, 16)), ((32, 32), (2, 2)),
+                             ((112, 224), (7, 14)), ((234, 345), (15, 22))]:
+            assert model(torch.randn(1, 3, h, w))[-1].shape == (1, 32, *grid)
+        for options in [dict(with_cp=True), dict(with_cls_token=False), dict(final_norm=True),
+                        dict(patch_norm=True), dict(norm_eval=True)]:
+            out = FDAMVisionTransformer(**small, **options).train()(torch.randn(1, 3, 224, 224))
+            assert out[-1].shape == (1, 32, 14, 14)
+        grid, cls_token = FDAMVisionTransformer(**small, output_cls_token=True)(
+            torch.randn(1, 3, 224, 224))[0]
+    assert grid.shape == (1, 32, 14, 14) and cls_token.shape == (1, 32)
+    missing = FDAMVisionTransformer(**small, pretrained=str(tmp_path / 'missing.pth'))
+    with pytest.raises(OSError):
+        missing.init_weights()
 
 
 def test_freq_scale_filters_the_patch_grid_and_passes_the_class_token():

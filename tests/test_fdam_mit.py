@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmfreq.models import FDAMMiT, FDAMViT
+from mmfreq.errors import UserError
+from mmfreq.models import FDAMDeiT3, FDAMMiT
 from mmfreq.models.backbones.fdam_mit import EfficientAttention, FDAMMiTBlock
 from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.fixtures import release_tensors, save_release
@@ -129,7 +130,7 @@ def test_an_mmseg_segformer_backbone_switches_by_its_type_alone(mmseg_b0):
 
 
 @pytest.mark.parametrize('options, named', [
-    (dict(embed_dims=32), 'embed_dims'),  # part of mmseg's layout only
+    (dict(arch='b0', embed_dims=32), "arch='b0'"),  # two layouts
     (dict(**MMSEG_B0, num_stages=3), 'num_stages=3'),
     (dict(norm_cfg=dict(type='BN')), "norm_cfg={'type': 'BN'}"),
     (dict(act_cfg=dict(type='ReLU')), "act_cfg={'type': 'ReLU'}"),
@@ -137,6 +138,40 @@ def test_an_mmseg_segformer_backbone_switches_by_its_type_alone(mmseg_b0):
 def test_mmseg_arguments_it_cannot_honour_are_named(options, named):
     with pytest.raises(ValueError, match=re.escape(named)):
         FDAMMiT(**options)
+
+
+def test_what_mmsegs_own_mit_test_asks():
+    """mmseg's tests/test_models/test_backbones/test_mit.py, asked of FDAMMiT
+    with FDAM on and off: its errors are mmseg's types, and its layout
+    arguments take mmseg's defaults (the same network as mmseg's)."""
+    from mmseg.models.backbones import MixVisionTransformer
+
+    with pytest.raises(TypeError, match='pretrained=123') as info:
+        FDAMMiT(pretrained=123)
+    assert isinstance(info.value, UserError)
+    with pytest.raises(AssertionError, match='out_indices'):
+        FDAMMiT(embed_dims=8, out_indices=(0, 4))
+    partial = dict(embed_dims=32, num_heads=[1, 2, 5, 8], out_indices=(0, 1, 2, 3))
+    mmseg = MixVisionTransformer(**partial).eval()
+    for fdam_on in (False, True):
+        ours = FDAMMiT(**partial, **(dict(freq_scale_cfg=SMALL_FREQ) if fdam_on else FDAM_OFF))
+        ours.init_weights()
+        ours.load_state_dict(mmseg.state_dict(), strict=not fdam_on)
+        assert len(ours.layers[2][1]) == 6  # mmseg's num_layers=[3, 4, 6, 3]
+        for h, w in [(224, 224), (224, 320)]:
+            outs = features(ours.eval(), (h, w))
+            assert [o.shape for o in outs] == [(1, c, h // s, w // s) for c, s in
+                                               [(32, 4), (64, 8), (160, 16), (256, 32)]]
+            if not fdam_on:
+                assert_close_outputs(outs, features(mmseg, (h, w)))
+
+
+@pytest.mark.parametrize('shape', [(3, 30, 30), (1, 1, 30, 30)])
+def test_an_input_that_is_not_an_image_batch_names_the_expected_shape(shape):
+    with pytest.raises(IndexError, match=re.escape('N x 3 x H x W') + '.*' +
+                       re.escape(str(shape))) as info:
+        FDAMMiT(TINY, freq_scale_cfg=SMALL_FREQ)(torch.randn(shape))
+    assert isinstance(info.value, UserError)
 
 
 def test_default_initialisation_is_mmsegs():
@@ -282,11 +317,11 @@ def test_activation_checkpointing_gives_the_same_outputs_and_gradients():
         torch.testing.assert_close(a, b)
 
 
-def test_freq_scale_defaults_are_fdams_trained_ones_as_in_fdam_vit():
+def test_freq_scale_defaults_are_fdams_trained_ones_as_in_fdam_deit3():
     """16 groups, 4 filters, basis 14, router 0.0625 C: at MiT-B0's 32 channels
     that is 2 channels per group and a router 2 wide."""
     model = FDAMMiT('b0')
-    vit = FDAMViT(dict(embed_dims=32, num_layers=1, num_heads=1, feedforward_channels=32))
+    vit = FDAMDeiT3(dict(embed_dims=32, num_layers=1, num_heads=1, feedforward_channels=32))
     for ours, theirs in [(model.layers[0][1][0].attn_freq_scale, vit.layers[0].attn_freq_scale),
                          (model.layers[0][1][1].ffn_freq_scale, vit.layers[0].ffn_freq_scale)]:
         assert ours.basis.shape == theirs.basis.shape == (4, 2, 14, 8)
@@ -500,7 +535,7 @@ def test_fdam_synthetic_config_trains_and_tests(synthetic_root, tmp_path):
 
 
 @pytest.mark.slow  # tracing a whole segmentor
-def test_exports_to_onnx_like_fdam_vit(tmp_path):
+def test_exports_to_onnx_like_fdam_deit3(tmp_path):
     pytest.importorskip('onnxruntime')
     from mmfreq.deployment.onnx import build_exportable, check_export, export_onnx
 

@@ -8,7 +8,7 @@ from mmengine.analysis import FlopAnalyzer
 
 from mmfreq.analysis.flops import ATTENTION_HANDLES, count_complexity
 from mmfreq.apis import build_model_from_config
-from mmfreq.models import FDAMViT, FocalTransformer
+from mmfreq.models import FDAMDeiT3, FocalTransformer
 from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention
 from mmfreq.reference import MaterialisedAttInvAttention
 from mmfreq.testing.tools import ROOT
@@ -70,7 +70,7 @@ def test_aa_conv_counts_the_papers_attention():
     # microsoft/Focal-Transformer README: Focal-T 4.9G at 224
     (lambda: FocalTransformer('tiny', out_indices=(3, )), 4.9e9),
     # DeiT-III README (facebookresearch/deit, README_revenge.md): ViT-B 17.5G at 224
-    (lambda: FDAMViT('base', att_inv=False, freq_scale=False, out_indices=(11, )), 17.5e9),
+    (lambda: FDAMDeiT3('base', att_inv=False, freq_scale=False, out_indices=(11, )), 17.5e9),
 ])
 def test_backbones_reproduce_the_published_flops(build, published):
     flops = count_complexity(build().eval(), torch.randn(1, 3, 224, 224))['flops']

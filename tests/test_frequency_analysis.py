@@ -1,5 +1,5 @@
 """The frequency diagnostics measure what their names say, on the token
-grids of every block of FDAM-ViT, mmseg's ViT (class token) and the Mix
+grids of every block of FDAM-DeiT3, mmseg's ViT (class token) and the Mix
 Transformer (one grid per stage)."""
 import importlib.util
 import math
@@ -10,7 +10,7 @@ import torch
 
 from mmfreq.analysis import band_energy, effective_rank, layer_statistics, mean_abs_cosine
 from mmfreq.analysis.frequency import STATISTICS, block_grids, block_statistics
-from mmfreq.models import VAN, FDAMMiT, FDAMVisionTransformer, FDAMViT
+from mmfreq.models import VAN, FDAMDeiT3, FDAMMiT, FDAMVisionTransformer
 from mmfreq.testing.tools import ROOT
 
 TOOL = 'tools/analysis_tools/frequency_analysis.py'
@@ -63,7 +63,7 @@ def plain_vit(**overrides) -> torch.nn.Module:
 
 def fdam_vit() -> torch.nn.Module:
     torch.manual_seed(0)
-    model = FDAMViT(dict(embed_dims=16, num_layers=3, num_heads=2, feedforward_channels=32),
+    model = FDAMDeiT3(dict(embed_dims=16, num_layers=3, num_heads=2, feedforward_channels=32),
                     img_size=32, patch_size=8, out_indices=(0, 1, 2), freq_scale_cfg=SMALL_FREQ)
     model.init_weights()
     return model.eval()
@@ -71,7 +71,7 @@ def fdam_vit() -> torch.nn.Module:
 
 VITS = {'FDAMVisionTransformer': plain_vit,
         'FDAMVisionTransformer without class token': lambda: plain_vit(with_cls_token=False),
-        'FDAMViT': fdam_vit}
+        'FDAMDeiT3': fdam_vit}
 
 
 @pytest.mark.parametrize('build', VITS.values(), ids=list(VITS))

@@ -1,4 +1,4 @@
-"""Layer-wise lr decay with custom_keys on top, for the FDAM-ViT configs."""
+"""Layer-wise lr decay with custom_keys on top, for the FDAM-DeiT3 configs."""
 import pytest
 import torch.nn as nn
 from mmengine.config import Config
@@ -6,14 +6,14 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from mmfreq.engine import layer_id_for_vit
-from mmfreq.models import FDAMNeck, FDAMViT
+from mmfreq.models import FDAMDeiT3, FDAMNeck
 from mmfreq.testing.tools import ROOT
 
 
 class Segmentor(nn.Module):
     def __init__(self):
         super().__init__()
-        self.backbone = FDAMViT(dict(embed_dims=32, num_layers=4, num_heads=2,
+        self.backbone = FDAMDeiT3(dict(embed_dims=32, num_layers=4, num_heads=2,
                                      feedforward_channels=64), img_size=32,
                                 freq_scale_cfg=dict(groups=4))
         self.neck = FDAMNeck(32, freq_scale_cfg=dict(groups=4))

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmfreq.models import AAResNet, FDAMViT, FocalTransformer
+from mmfreq.models import AAResNet, FDAMDeiT3, FocalTransformer
 from mmfreq.models.backbones import VAN
 from mmfreq.testing.fixtures import release_tensors, save_release
 from mmfreq.testing.messages import line_with
@@ -273,7 +273,7 @@ def test_focal_official_release_loads_from_file_and_url(server, tmp_path):
     assert torch.equal(fresh_norm, torch.ones_like(fresh_norm))
 
 
-# ---------------------------------------------------------------- FDAM-ViT
+# ---------------------------------------------------------------- FDAM-DeiT3
 
 def first_layers(key: str, n: int = 2) -> bool:
     """Keys outside blocks 2.. : a 2-layer ViT-B with the release's names and shapes."""
@@ -300,7 +300,7 @@ DEIT_CLASSIFIER = ('cls_token', 'norm.', 'head.')
 ])
 def test_deit3_releases_load_into_fdam_vit(server, tmp_path, fixture, sentinels):
     release, container = release_tensors(fixture, keep=first_layers)
-    model = check_format(FDAMViT, release, container, f'{fixture}.pth', server, tmp_path,
+    model = check_format(FDAMDeiT3, release, container, f'{fixture}.pth', server, tmp_path,
                          sentinels, dropped=lambda k: k.startswith(DEIT_CLASSIFIER), **VIT_B_2)
     assert torch.equal(model.layers[0].attn.att_inv.lowpass_gamma,
                        torch.full((768, ), 1e-5))  # FDAM parameters start fresh
@@ -321,7 +321,7 @@ def test_official_fdam_segmentor_loads_its_backbone(server, tmp_path):
                  'backbone.blocks.1.freq_scale_2.reweight.fc2.weight':
                  'layers.1.ffn_freq_scale.router.2.weight',
                  'backbone.pos_embed': 'pos_embed'}
-    check_format(FDAMViT, release, container, 'fdam_deit3_b_ade20k.pth', server, tmp_path,
+    check_format(FDAMDeiT3, release, container, 'fdam_deit3_b_ade20k.pth', server, tmp_path,
                  sentinels, dropped=lambda k: not k.startswith('backbone.'), img_size=512,
                  **VIT_B_2)
 
@@ -373,9 +373,9 @@ def test_torchvision_resnet50_into_aa_resnet_keeps_the_first_filters(tmp_path):
     (VAN, 'van_base_mmpretrain', dict(arch='base'), dict(arch='small')),
     (FocalTransformer, 'focal_small_official', dict(arch='small'), dict(arch='tiny')),
     (FocalTransformer, 'focal_base_official', dict(arch='base'), dict(arch='small')),
-    (FDAMViT, 'deit3_base_official', dict(arch='base', att_inv=False, freq_scale=False),
+    (FDAMDeiT3, 'deit3_base_official', dict(arch='base', att_inv=False, freq_scale=False),
      dict(arch='small')),
-    (FDAMViT, 'fdam_deit3_base_official', dict(arch='base', img_size=512), dict(arch='large')),
+    (FDAMDeiT3, 'fdam_deit3_base_official', dict(arch='base', img_size=512), dict(arch='large')),
 ])
 def test_full_size_release_loads_and_the_neighbour_is_refused(tmp_path, model_cls, fixture,
                                                               kwargs, neighbour):
@@ -419,9 +419,9 @@ def test_training_with_data_fails_on_the_download_naming_the_url(synthetic_root,
     lambda init_cfg: VAN('b0', init_cfg=init_cfg),
     lambda init_cfg: FocalTransformer(dict(embed_dims=32, depths=(1, 1, 1, 1),
                                            num_heads=(1, 2, 4, 8)), init_cfg=init_cfg),
-    lambda init_cfg: FDAMViT(dict(embed_dims=64, num_layers=2, num_heads=2,
+    lambda init_cfg: FDAMDeiT3(dict(embed_dims=64, num_layers=2, num_heads=2,
                                   feedforward_channels=128), img_size=32, init_cfg=init_cfg),
-], ids=['VAN', 'FocalTransformer', 'FDAMViT'])
+], ids=['VAN', 'FocalTransformer', 'FDAMDeiT3'])
 def test_another_initialiser_in_init_cfg_replaces_the_default_one(build):
     """init_cfg=Constant is applied by mmengine; without init_cfg the backbone's own
     (random) initialisation runs, which never gives every conv / linear weight 0.25."""

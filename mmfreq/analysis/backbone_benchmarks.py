@@ -38,11 +38,11 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from mmfreq.models import VAN, AAResNet, FDAMMiT, FDAMVisionTransformer, FDAMViT, FocalTransformer
+from mmfreq.models import VAN, AAResNet, FDAMDeiT3, FDAMMiT, FDAMVisionTransformer, FocalTransformer
 from mmfreq.models.backbones import convert_van_state_dict, convert_vit_state_dict
 from mmfreq.models.layers import AAConv2d, FocalAttention, FreqScale, add_freq_scale
 from mmfreq.reference import (
-    ExplicitFDAMViT,
+    ExplicitFDAMDeiT3,
     PaperAAConv2d,
     RolledFocalAttention,
     make_attention_free,
@@ -195,27 +195,27 @@ def build_aa_resnet(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
     return _as_model(aa_resnet, model, {AAConv2d: PaperAAConv2d})
 
 
-# FDAM-ViT
+# FDAM-DeiT3
 FDAM_MODELS = {'vit': (False, False), 'vit+att_inv': (True, False),
                'vit+freq_scale': (False, True), 'mmfreq': (True, True)}
 
 
 def build_fdam_vit(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
-    """FDAM-ViT with seed-0 weights: 'mmfreq' with AttInv and FreqScale,
+    """FDAM-DeiT3 with seed-0 weights: 'mmfreq' with AttInv and FreqScale,
     'vit' with neither (the bound: what FDAM adds to), 'vit+att_inv',
-    'vit+freq_scale' with one; 'reference': mmfreq's FDAM-ViT with AttInv and
+    'vit+freq_scale' with one; 'reference': mmfreq's FDAM-DeiT3 with AttInv and
     FreqScale in the FDAM code's steps
-    (:class:`~mmfreq.reference.ExplicitFDAMViT`), same weights."""
+    (:class:`~mmfreq.reference.ExplicitFDAMDeiT3`), same weights."""
     torch.manual_seed(0)
     if model == 'reference':
-        fdam = FDAMViT(arch)
-        reference = ExplicitFDAMViT(arch)
+        fdam = FDAMDeiT3(arch)
+        reference = ExplicitFDAMDeiT3(arch)
         reference.load_state_dict(fdam.state_dict())
         return reference.eval()
     if model not in FDAM_MODELS:
         raise KeyError(f'FDAM benchmark has no model {model!r}')
     att_inv, freq_scale = FDAM_MODELS[model]
-    return FDAMViT(arch, att_inv=att_inv, freq_scale=freq_scale).eval()
+    return FDAMDeiT3(arch, att_inv=att_inv, freq_scale=freq_scale).eval()
 
 
 # FDAM on mmseg's hosts: SegFormer's Mix Transformer and mmseg's DeiT-S ViT.
@@ -377,8 +377,8 @@ FAMILIES: Dict[str, Family] = {
         'AA-ResNet', build_aa_resnet, '50', 'paper formulation (PaperAAConv2d)',
         ('mmfreq', 'attention_free'), _rows([512], [512, 224], 2), bound='attention_free'),
     'fdam': Family(
-        'FDAM-ViT', build_fdam_vit, 'base',
-        "FDAM-ViT with AttInv and FreqScale in the FDAM code's steps (ExplicitFDAMViT)",
+        'FDAM-DeiT3', build_fdam_vit, 'base',
+        "FDAM-DeiT3 with AttInv and FreqScale in the FDAM code's steps (ExplicitFDAMDeiT3)",
         ('mmfreq', 'vit', 'vit+att_inv', 'vit+freq_scale'), _rows([512], [512], 1), bound='vit',
         compiled=('reference', 'mmfreq', 'vit'),
         other_functions=('vit', 'vit+att_inv', 'vit+freq_scale')),

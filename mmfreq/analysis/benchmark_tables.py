@@ -12,7 +12,7 @@ whether it is up to date. Which lines are shown, per device ('cpu',
   compiled models: compiled over eager time (and peak memory);
 - FreqScale's two transforms: the latest line of each (channels, mode,
   grid side), the DFT matrices' time over ``torch.fft``'s;
-- FDAM over its host without FDAM (FDAM-ViT over the plain ViT; FDAM-MiT
+- FDAM over its host without FDAM (FDAM-DeiT3 over the plain ViT; FDAM-MiT
   and FDAM-DeiT over mmfreq's plain host, with mmseg's host module on the
   same weights beside it and the parameter counts), per family the latest
   lines of its latest day, as for the eager table;
@@ -40,7 +40,7 @@ HOST_FAMILIES = {'fdam': ('vit', 'vit+att_inv', 'vit+freq_scale'),
                  'fdam_deit_s': ('reference', 'host+att_inv', 'host+freq_scale')}
 ABLATION = 'fdam_mit_ablation'
 ABLATION_MODEL = re.compile(r'filters(\d+)_groups(\d+)')
-TITLES = dict(van='VAN', focal='Focal', aa_resnet='AA-ResNet', fdam='FDAM-ViT',
+TITLES = dict(van='VAN', focal='Focal', aa_resnet='AA-ResNet', fdam='FDAM-DeiT3',
               fdam_mit='FDAM-MiT', fdam_deit_s='FDAM-DeiT', fdam_mit_ablation='FDAM-MiT ablation',
               freq_scale='FreqScale')
 DEVICE_TITLES = dict(cpu='CPU', cuda='CUDA')

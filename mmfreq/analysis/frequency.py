@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmfreq.models.backbones.fdam_mit import FDAMMiTBlock
-from mmfreq.models.backbones.fdam_vit import FDAMBlock
+from mmfreq.models.layers.vit_parts import FDAMBlock
 
 BANDS = ('low', 'mid', 'high')
 STATISTICS = (*BANDS, 'effective_rank', 'mean_abs_cosine')
@@ -75,8 +75,8 @@ def token_blocks(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
     if not blocks:
         kinds = ', '.join(t.__name__ for t in TOKEN_BLOCKS)
         raise ValueError(f'backbone {type(backbone).__name__} has no token blocks ({kinds}, as '
-                         'in mmfreq.FDAMViT, FDAMVisionTransformer and FDAMMiT) whose (B, H*W, C) '
-                         'outputs the frequency diagnostics read')
+                         'in mmfreq.FDAMDeiT3, FDAMVisionTransformer and FDAMMiT) whose '
+                         '(B, H*W, C) outputs the frequency diagnostics read')
     return blocks
 
 

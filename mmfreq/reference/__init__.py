@@ -11,7 +11,7 @@ from .attention_free import make_attention_free
 from .formulations import (
     ExplicitAttInvAttention,
     ExplicitFDAMBlock,
-    ExplicitFDAMViT,
+    ExplicitFDAMDeiT3,
     MaterialisedAttInvAttention,
     PaperAAConv2d,
     RolledFocalAttention,
@@ -22,7 +22,7 @@ from .formulations import (
 )
 
 __all__ = [
-    'ExplicitAttInvAttention', 'ExplicitFDAMBlock', 'ExplicitFDAMViT',
+    'ExplicitAttInvAttention', 'ExplicitFDAMBlock', 'ExplicitFDAMDeiT3',
     'MaterialisedAttInvAttention', 'PaperAAConv2d', 'RolledFocalAttention', 'fft_freq_scale',
     'make_attention_free', 'paper_aa_conv', 'rolled_focal_attention', 'swap_layer_types'
 ]

@@ -9,7 +9,7 @@ each docstring says which computation it restates and where that
 computation is written.
 
 A network gets them by :func:`swap_layer_types` (same parameters, the
-reference's forward); :class:`ExplicitFDAMViT` is an FDAMViT built that way.
+reference's forward); :class:`ExplicitFDAMDeiT3` is an FDAMDeiT3 built that way.
 """
 import math
 from typing import Dict
@@ -18,8 +18,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmfreq.models.backbones.fdam_vit import FDAMBlock, FDAMViT
+from mmfreq.models.backbones.fdam_deit3 import FDAMDeiT3
 from mmfreq.models.layers import AAConv2d, AttInvAttention, FocalAttention, FreqScale
+from mmfreq.models.layers.vit_parts import FDAMBlock
 
 
 def swap_layer_types(model: nn.Module, stand_ins: Dict[type, type]) -> nn.Module:
@@ -216,7 +217,7 @@ class ExplicitFDAMBlock(FDAMBlock):
     (:func:`fft_freq_scale`) on the tokens viewed channels-first
     (``nlc_to_nchw``), added to them and made token-major again
     (``nchw_to_nlc``, a contiguous copy) before the layer scale. Its attention
-    is an :class:`ExplicitAttInvAttention` in :class:`ExplicitFDAMViT`."""
+    is an :class:`ExplicitAttInvAttention` in :class:`ExplicitFDAMDeiT3`."""
 
     @staticmethod
     def _with_freq_scale(y: torch.Tensor, freq_scale, hw_shape) -> torch.Tensor:
@@ -233,11 +234,11 @@ class ExplicitFDAMBlock(FDAMBlock):
         return x + self.drop_path(self.gamma_2 * z)
 
 
-class ExplicitFDAMViT(FDAMViT):
-    """An :class:`FDAMViT` (same arguments, parameters and names) whose blocks
+class ExplicitFDAMDeiT3(FDAMDeiT3):
+    """An :class:`FDAMDeiT3` (same arguments, parameters and names) whose blocks
     are :class:`ExplicitFDAMBlock` with :class:`ExplicitAttInvAttention`: AttInv
     and FreqScale in the FDAM code's steps, around mmfreq's stem, norms and
-    FFN. Load an FDAMViT's state dict into it to compare the two."""
+    FFN. Load an FDAMDeiT3's state dict into it to compare the two."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -2,7 +2,7 @@
 
 A four-stage hierarchical transformer kept small on purpose: a strided conv
 embeds each stage, then blocks of self-attention and MLP on the token grid.
-``fdam=True`` uses mmfreq's FDAM parts, exactly as FDAM-ViT does: AttInv in
+``fdam=True`` uses mmfreq's FDAM parts, exactly as FDAM-DeiT3 does: AttInv in
 the attention and a residual FreqScale after the attention and after the MLP.
 """
 from typing import Sequence, Tuple

@@ -12,7 +12,7 @@ Each family (``mmfreq/analysis/backbone_benchmarks.py``) compares mmfreq's
 backbone with the same weights in a reference formulation
 (``mmfreq/reference``: mmpretrain's VAN, Focal's rolled formulation,
 AA-Conv's paper formulation, FDAM's explicit AttInv and FreqScale), and a
-bound: the network with its attention at no cost (for FDAM-ViT the plain
+bound: the network with its attention at no cost (for FDAM-DeiT3 the plain
 ViT). ``freq_scale`` times one FreqScale with each of its transforms on
 square grids (sizes are the grid sides). ``fdam_mit`` (SegFormer's MiT,
 default B0) and ``fdam_deit_s`` (mmseg's DeiT-S ViT) time FDAM's cost over

@@ -2,12 +2,12 @@
 
     python tools/analysis_tools/frequency_analysis.py \
         --model ViT configs/fpn_vit_synthetic.py work_dirs/fpn_vit_synthetic/iter_600.pth \
-        --model FDAM-ViT configs/fpn_fdam_vit_synthetic.py \
+        --model FDAM-DeiT3 configs/fpn_fdam_vit_synthetic.py \
             work_dirs/fpn_fdam_vit_synthetic/iter_600.pth \
         --num-images 8 --out-dir docs/frequency_analysis
 
 For the first ``--num-images`` images of each config's test set, the output
-of every token block of the backbone is measured on its token grid (FDAM-ViT
+of every token block of the backbone is measured on its token grid (FDAM-DeiT3
 and mmseg-ViT blocks: one grid, the class token left out; Mix Transformer
 blocks: the grid of their stage): the share of spectral energy in the low /
 mid / high frequency band, the effective rank of the token matrix and the mean

@@ -10,8 +10,8 @@ from mmpretrain.models.backbones import ResNet
 from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
+from ..arguments import check_frozen_stages, stage_indices
 from ..layers import AAConv2d
-from .arguments import check_frozen_stages, stage_indices
 
 
 def channels_for_heads(ratio: float, channels: int, num_heads: int) -> int:

@@ -8,7 +8,8 @@ patch embedding, ``layers.{i}.1.{j}`` blocks, ``layers.{i}.2`` stage norm,
 the attention's projections in ``attn.attn.in_proj_weight`` / ``out_proj``),
 so with FDAM off mmseg's converted ``mit_b*.pth`` and mmseg SegFormer
 checkpoints load as they are; :func:`convert_mit_state_dict` maps the NVlabs
-release onto them.
+release onto them. docs/backbones.md says why AttInv's high-pass values are
+chosen as they are where keys and values are reduced.
 """
 import re
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -16,7 +17,6 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init, normal_init, trunc_normal_init
@@ -24,17 +24,19 @@ from mmengine.model.weight_init import constant_init, normal_init, trunc_normal_
 from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
-from ..layers import AttInv, FreqScale, add_freq_scale
-from .arguments import (
+from ..arguments import (
+    InvalidArgumentError,
     arch_from_zoo,
     check_frozen_stages,
     freeze,
     init_cfg_with_pretrained,
     stage_indices,
 )
+from ..layers import AttInv, FreqScale, add_freq_scale
+from ..layers.vit_parts import FDAM_KEYS, CheckpointedBlock, check_image_batch
 
 # The values AttInv's high-pass term ``V - AV`` subtracts AV from where the keys
-# and values are spatially reduced (sr_ratio > 1); see EfficientAttention.
+# and values are spatially reduced (sr_ratio > 1).
 HIGHPASS_VALUES = ('query', 'upsampled')
 
 
@@ -45,24 +47,11 @@ class EfficientAttention(nn.Module):
     by a strided conv and a LayerNorm (``sr``, ``norm``; none at sr_ratio 1).
     The projections are those of mmseg's ``EfficientMultiheadAttention``, an
     ``nn.MultiheadAttention`` named ``attn`` (``in_proj_weight`` rows: query,
-    key, value), but the attention is computed here (``AV`` by
-    ``scaled_dot_product_attention``) so that AttInv sees the values.
-
-    AttInv's high-pass term ``V - AV`` needs a value per query token; the
-    official FDAM code only has square attention, where V is on the query
-    grid. Where sr_ratio > 1, ``highpass_values`` chooses V:
-
-    * ``'query'`` (default): the value projection of the full-resolution
-      query tokens, ``V_q = W_v x + b_v`` (the same weights as the reduced
-      values). ``V_q - AV`` is what each token has that the attention's
-      low-pass estimate of it lacks, including the detail finer than the
-      reduction grid; at sr_ratio 1 ``V_q`` is V, so it is the official term.
-      Cost: one more C x C projection over the N query tokens (no parameters).
-    * ``'upsampled'``: the reduced values, bilinearly upsampled to the query
-      grid. No projection (yet not faster in a CPU measurement: the
-      interpolation and its channels-first layout cost as much), and both
-      the strided conv and the upsampling are low-pass filters, so the term
-      misses exactly the finest frequencies FDAM means to restore.
+    key, value), but the attention is computed here so that AttInv sees the
+    values. Where sr_ratio > 1, AttInv's ``V - AV`` takes V from
+    ``highpass_values``: 'query' (default), the value projection of the
+    full-resolution query tokens; 'upsampled', the reduced values upsampled
+    bilinearly.
 
     Args:
         embed_dims (int): Channels C.
@@ -84,8 +73,8 @@ class EfficientAttention(nn.Module):
                  att_inv: bool = True, highpass_values: str = 'query') -> None:
         super().__init__()
         if highpass_values not in HIGHPASS_VALUES:
-            raise ValueError(f'EfficientAttention: highpass_values={highpass_values!r} is not '
-                             f'one of {HIGHPASS_VALUES}')
+            raise InvalidArgumentError(f'EfficientAttention: highpass_values='
+                                       f'{highpass_values!r} is not one of {HIGHPASS_VALUES}')
         self.num_heads, self.sr_ratio = num_heads, sr_ratio
         self.attn_drop, self.highpass_values = attn_drop, highpass_values
         # a holder of mmseg's parameters (names and initialisation); its forward is not used
@@ -156,26 +145,19 @@ class MixFFN(nn.Module):
         return out.flatten(2).transpose(1, 2).contiguous()
 
 
-class FDAMMiTBlock(nn.Module):
+class FDAMMiTBlock(CheckpointedBlock):
     """``x + drop_path(Y + FreqScale(Y))`` with ``Y`` the (AttInv) efficient
     attention of ``LN(x)``, then the same around the Mix-FFN: FDAM's block
     (the FreqScales before the drop path) on SegFormer's, which has no layer
     scale. With both switches off it is mmseg's ``TransformerEncoderLayer``.
 
     Args:
-        embed_dims (int): Channels C.
-        num_heads (int): Heads.
-        feedforward_channels (int): Hidden width of the Mix-FFN.
-        sr_ratio (int): Spatial reduction of the attention's keys and values.
-        qkv_bias (bool): Biases of the attention projections.
-        drop_rate (float): Dropout after the attention and in the Mix-FFN.
-        attn_drop_rate (float): Dropout on the attention weights.
-        drop_path (float): Stochastic depth rate of this block.
+        embed_dims, num_heads, feedforward_channels, sr_ratio, qkv_bias,
+        drop_rate, attn_drop_rate, drop_path, with_cp: mmseg's layer's.
         att_inv (bool): AttInv in the attention.
         freq_scale (bool): A FreqScale after the attention and after the Mix-FFN.
         freq_scale_cfg (dict): Keyword arguments of both FreqScales.
         highpass_values (str): See :class:`EfficientAttention`.
-        with_cp (bool): Recompute the block in the backward pass (saves memory).
 
     Shape:
         x: (B, H*W, C) with ``hw_shape`` = (H, W) -> (B, H*W, C).
@@ -203,11 +185,6 @@ class FDAMMiTBlock(nn.Module):
         x = x + self.drop_path(y)
         z = add_freq_scale(self.ffn(self.norm2(x), hw_shape), self.ffn_freq_scale, hw_shape)
         return x + self.drop_path(z)
-
-    def forward(self, x: torch.Tensor, hw_shape: Tuple[int, int]) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, hw_shape, use_reentrant=False)
-        return self._forward(x, hw_shape)
 
 
 class PatchEmbed(nn.Module):
@@ -240,58 +217,39 @@ class FDAMMiT(BaseModule):
     and outputs. Stage i returns (B, C_i, H_i, W_i), H_1 = ceil(H / 4) and
     each later stage half the previous (rounded up).
 
-    It takes mmseg's ``MixVisionTransformer`` arguments with their meaning,
-    so an mmseg SegFormer config switches to it by its ``type`` alone; the
-    layout may also be named by ``arch``. Differences: the norms are always
-    LayerNorms with eps 1e-6 and the activation GELU (mmseg's defaults;
-    ``norm_cfg`` / ``act_cfg`` are accepted only with those values),
-    negative ``out_indices`` count from the end, and there is a
+    It takes mmseg's ``MixVisionTransformer`` arguments with their meaning
+    and defaults, so an mmseg call or config switches to it by its ``type``
+    alone; ``arch`` may name the layout instead. Differences: the norms are
+    LayerNorms and the activation GELU (``norm_cfg`` / ``act_cfg`` take only
+    those), negative ``out_indices`` count from the end, and there is a
     ``frozen_stages``.
 
     Args:
-        arch (str | dict): 'b0' ... 'b5' (mmseg's segformer configs) or a dict
-            with ``embed_dims`` (channels per head, the same in every stage;
-            stage i has ``embed_dims * num_heads[i]`` channels),
-            ``num_layers`` and ``num_heads`` (one entry per stage).
-        in_channels (int): Defaults to 3.
-        embed_dims (int, optional): mmseg's layout arguments: channels per
-            head, ...
-        num_stages (int, optional): ... the number of stages (checked
-            against the others), ...
-        num_layers (Sequence[int], optional): ... blocks per stage and ...
-        num_heads (Sequence[int], optional): ... heads per stage. Given
-            together (all three), they replace ``arch``.
-        patch_sizes (Sequence[int]): Kernel of each stage's patch embedding.
-            Defaults to (7, 3, 3, 3).
-        strides (Sequence[int]): Its stride. Defaults to (4, 2, 2, 2).
-        sr_ratios (Sequence[int]): Spatial reduction of each stage's keys and
-            values. Defaults to (8, 4, 2, 1).
-        out_indices (int | Sequence[int]): Stages returned. Defaults to (0, 1, 2, 3).
-        mlp_ratio (int): Mix-FFN width over C. Defaults to 4.
-        qkv_bias (bool): Defaults to True.
-        drop_rate (float): Dropout after attention and in the Mix-FFN. Defaults to 0.
-        attn_drop_rate (float): Dropout on the attention weights. Defaults to 0.
-        drop_path_rate (float): Stochastic depth, rising linearly from 0 over
-            all blocks as in mmseg. Defaults to 0.
+        arch (str | dict, optional): 'b0' ... 'b5' (mmseg's SegFormer
+            configs) or a dict of ``embed_dims`` (channels per head; stage i
+            has ``embed_dims * num_heads[i]`` channels), ``num_layers`` and
+            ``num_heads`` (one entry per stage). None: mmseg's layout arguments.
+        in_channels, embed_dims, num_layers, num_heads, patch_sizes, strides,
+        sr_ratios, out_indices, mlp_ratio, qkv_bias, drop_rate,
+        attn_drop_rate, drop_path_rate, with_cp, pretrained, init_cfg:
+            mmseg's, with its defaults (embed_dims 64, num_layers
+            [3, 4, 6, 3], num_heads [1, 2, 4, 8]) where ``arch`` is None.
+        num_stages (int, optional): Checked against ``num_layers`` if given.
+        act_cfg (dict): Only ``dict(type='GELU')``.
+        norm_cfg (dict): Only ``dict(type='LN', eps=1e-6)``.
         att_inv (bool): AttInv in every attention. Defaults to True.
         freq_scale (bool): FreqScale after every attention and Mix-FFN. Defaults to True.
-        freq_scale_cfg (dict): Arguments of the FreqScales (groups, num_filters,
-            basis_size, router_ratio, init_std). Defaults to FDAM's trained
-            ones (16 groups, 4 filters, basis 14, router 0.0625 C), as FDAMViT.
+        freq_scale_cfg (dict): Arguments of the FreqScales. Defaults to
+            FDAM's trained ones, as FDAMDeiT3.
         highpass_values (str): AttInv's values where sr_ratio > 1: 'query'
             (default) or 'upsampled'; see :class:`EfficientAttention`.
         frozen_stages (int): -1 freezes nothing, 0 the first patch embedding,
             k the first k stages. Defaults to -1.
-        with_cp (bool): Activation checkpointing per block. Defaults to False.
-        act_cfg (dict): mmseg's; only ``dict(type='GELU')``.
-        norm_cfg (dict): mmseg's; only ``dict(type='LN', eps=1e-6)``.
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
-            loads the NVlabs SegFormer release (``mit_b*.pth``), mmseg's
-            converted ``mit_b*.pth``, mmseg SegFormer models or mmfreq files,
-            strictly; FDAM parameters absent from the file start fresh and
-            are logged.
-        pretrained (str, optional): The same as ``init_cfg=dict(type=
-            'Pretrained', checkpoint=pretrained)``.
+
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads the NVlabs
+    release, mmseg's converted ``mit_b*.pth``, mmseg SegFormer models or
+    mmfreq files, strictly; FDAM parameters absent from the file start fresh
+    and are logged.
     """
 
     arch_zoo = {
@@ -302,10 +260,10 @@ class FDAMMiT(BaseModule):
         'b4': dict(embed_dims=64, num_layers=[3, 8, 27, 3], num_heads=[1, 2, 5, 8]),
         'b5': dict(embed_dims=64, num_layers=[3, 6, 40, 3], num_heads=[1, 2, 5, 8]),
     }
-    # keys an FDAM-MiT may lack in a plain Mix Transformer checkpoint (as FDAMViT's)
-    fdam_keys = ('*.att_inv.*', '*freq_scale.*')
+    # mmseg's MixVisionTransformer defaults of the layout arguments
+    mmseg_layout = dict(embed_dims=64, num_layers=[3, 4, 6, 3], num_heads=[1, 2, 4, 8])
 
-    def __init__(self, arch: Union[str, dict] = 'b0', in_channels: int = 3,
+    def __init__(self, arch: Optional[Union[str, dict]] = None, in_channels: int = 3,
                  embed_dims: Optional[int] = None, num_stages: Optional[int] = None,
                  num_layers: Optional[Sequence[int]] = None,
                  num_heads: Optional[Sequence[int]] = None,
@@ -324,25 +282,27 @@ class FDAMMiT(BaseModule):
         super().__init__(init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, 'FDAMMiT'))
         layout = dict(embed_dims=embed_dims, num_layers=num_layers, num_heads=num_heads)
         given = {k: v for k, v in layout.items() if v is not None}
-        if given and len(given) < len(layout):
-            raise ValueError(f'FDAMMiT: give embed_dims, num_layers and num_heads together '
-                             f'(mmseg\'s layout) or arch alone; got {given}')
-        arch = self._arch_settings(given or arch)
+        if arch is not None and given:
+            raise InvalidArgumentError(f'FDAMMiT: give arch={arch!r} or mmseg\'s layout '
+                                       f'arguments {given}, not both')
+        arch = self._arch_settings({**self.mmseg_layout, **given} if arch is None else arch)
         num_layers, num_heads = arch['num_layers'], arch['num_heads']
         if num_stages not in (None, len(num_layers)):
-            raise ValueError(f'FDAMMiT: num_stages={num_stages}, but num_layers has '
-                             f'{len(num_layers)} entries')
+            raise InvalidArgumentError(f'FDAMMiT: num_stages={num_stages}, but num_layers has '
+                                       f'{len(num_layers)} entries')
         num_stages = len(num_layers)
         for name, value, allowed in (('act_cfg', act_cfg, dict(type='GELU')),
                                      ('norm_cfg', norm_cfg, dict(type='LN', eps=1e-6))):
             if {k: v for k, v in value.items() if k != 'requires_grad'} != allowed:
-                raise ValueError(f'FDAMMiT: {name}={value}; only {allowed} (mmseg\'s default, '
-                                 'what every SegFormer was trained with) is built')
+                raise InvalidArgumentError(
+                    f'FDAMMiT: {name}={value}; only {allowed} (mmseg\'s default, what every '
+                    'SegFormer was trained with) is built')
         per_stage = dict(patch_sizes=patch_sizes, strides=strides, sr_ratios=sr_ratios)
         for name, values in per_stage.items():
             if len(values) != num_stages:
-                raise ValueError(f'FDAMMiT: {name}={list(values)} needs one entry per stage '
-                                 f'({num_stages})')
+                raise InvalidArgumentError(f'FDAMMiT: {name}={list(values)} needs one entry '
+                                           f'per stage ({num_stages})')
+        self.in_channels = in_channels
         self.out_indices = stage_indices(out_indices, num_stages, 'FDAMMiT')
         self.frozen_stages = check_frozen_stages(frozen_stages, num_stages, 'FDAMMiT')
         rates = torch.linspace(0, drop_path_rate, sum(num_layers)).tolist()
@@ -369,21 +329,21 @@ class FDAMMiT(BaseModule):
             return arch_from_zoo(arch, cls.arch_zoo, 'FDAMMiT')
         keys = {'embed_dims', 'num_layers', 'num_heads'}
         if set(arch) != keys or len(arch['num_layers']) != len(arch['num_heads']):
-            raise ValueError(f'FDAMMiT: a custom arch needs exactly the keys {sorted(keys)}, '
-                             f'num_layers and num_heads with one entry per stage; got {arch}')
+            raise InvalidArgumentError(
+                f'FDAMMiT: the layout needs exactly {sorted(keys)}, num_layers and num_heads '
+                f'with one entry per stage; got {arch}')
         return arch
 
     def weight_formats(self) -> Tuple[WeightFormat, ...]:
         """The namings of Mix Transformer weights that ``init_cfg=dict(type='Pretrained')``
         reads; FDAM parameters absent from a file start fresh."""
-        fdam_keys = self.fdam_keys
         return (
             WeightFormat("mmseg's MixVisionTransformer (mit2mmseg.py) or mmfreq FDAMMiT",
                          markers=('layers.0.1.0.attn.attn.in_proj_weight', ),
-                         may_be_new=fdam_keys),
+                         may_be_new=FDAM_KEYS),
             WeightFormat('official SegFormer release (NVlabs/SegFormer mit_b*.pth)',
                          markers=('patch_embed1.proj.weight', 'block1.0.attn.kv.weight'),
-                         convert=convert_mit_state_dict, may_be_new=fdam_keys,
+                         convert=convert_mit_state_dict, may_be_new=FDAM_KEYS,
                          may_be_dropped=('head.*', )),
         )
 
@@ -402,6 +362,7 @@ class FDAMMiT(BaseModule):
                 normal_init(m, mean=0, std=(2.0 / fan_out) ** 0.5, bias=0.0)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        check_image_batch(x, self.in_channels, 'FDAMMiT')
         outs = []
         for i, (patch_embed, blocks, norm) in enumerate(self.layers):
             x, hw_shape = patch_embed(x)

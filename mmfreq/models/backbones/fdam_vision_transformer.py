@@ -3,11 +3,9 @@ DeiT and ViT UperNet configs) with FDAM (Chen et al., "Frequency-Dynamic
 Attention Modulation for Dense Prediction", ICCV 2025) in every block.
 
 It takes mmseg's constructor arguments, so an mmseg config switches to it by
-its ``type`` alone, and reads mmseg's checkpoints (``vit2mmseg.py`` output,
-whole mmseg segmentors) as well as the DeiT / timm ViT releases. The blocks are
-FDAM-ViT's :class:`~mmfreq.models.backbones.fdam_vit.FDAMBlock` without layer
-scale; with ``att_inv=False`` and ``freq_scale=False`` the network computes
-what mmseg's does on the same weights.
+its ``type`` alone, and reads mmseg's checkpoints as well as the DeiT / timm
+ViT releases. With ``att_inv=False`` and ``freq_scale=False`` it computes what
+mmseg's does on the same weights.
 """
 import math
 import re
@@ -15,103 +13,63 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
-from .arguments import init_cfg_with_pretrained, stage_indices
-from .fdam_vit import FDAMBlock, rename_deit_key, resize_pos_embed
+from ..arguments import (
+    InvalidArgumentError,
+    image_size,
+    init_cfg_with_pretrained,
+    stage_indices,
+)
+from ..layers.vit_parts import (
+    FDAM_KEYS,
+    FDAMBlock,
+    check_image_batch,
+    pad_to_patch,
+    rename_deit_key,
+    resize_pos_embed,
+)
 
 
 @MODELS.register_module()
 class FDAMVisionTransformer(BaseModule):
-    """mmseg's ViT (class token, mmseg's arguments) with AttInv and FreqScale.
+    """mmseg's ``VisionTransformer`` (class token, mmseg's arguments and
+    defaults) with AttInv and FreqScale in every block.
 
-    Each block is ``x + drop_path(Y + FreqScale(Y))`` with ``Y`` the (AttInv)
-    attention of ``LN(x)``, then the same around the MLP: FDAM's block
-    without layer scale, which mmseg's ViT and the DeiT weights do not have.
-    The class token takes part in the attention and AttInv (the attention is
-    over all tokens, so ``V - AV`` is defined for it too) but not in
-    FreqScale: FreqScale filters the spectrum of the patch-token grid, which
-    the class token is no part of, so it passes unchanged (its FreqScale term
-    is zero) and the routers read the mean of the patch tokens only. The
-    official FDAM code has no class token to decide this for.
-
-    The arguments are those of mmseg 1.2's ``VisionTransformer``, with its
-    defaults, plus ``att_inv``, ``freq_scale`` and ``freq_scale_cfg`` as in
-    :class:`~mmfreq.models.FDAMViT`. Differences from mmseg's module:
-
-    * Parameter names are FDAM-ViT's (``layers.i.norm1``, ``attn.qkv``,
-      ``attn.proj``, ``patch_embed.proj``, final ``norm``, ``norm_pre``);
-      mmseg's names (``ln1``, ``attn.attn.in_proj_weight``, ...) are
-      converted on loading.
-    * The position embedding is resized whenever the token grid differs from
-      the ``img_size`` grid (mmseg compares token counts only, so it adds an
-      unresized embedding to a 16 x 64 grid of a 32 x 32 embedding).
-    * Stochastic depth acts on the attention and the MLP branch, as in DeiT
-      and mmseg 0.x (which trained mmseg's published ViT and DeiT models);
-      mmseg 1.x's layer drops the MLP branch only.
-    * ``qkv_bias=False`` drops the qkv bias only (mmseg's
-      ``nn.MultiheadAttention`` drops the output projection's bias too).
-    * ``out_indices`` take negative indices from the end anywhere (mmseg:
-      only a lone -1); ``patch_pad``, ``out_origin`` and ``frozen_exclude``
-      are not taken.
-
-    Every output is (B, C, ceil(H / p), ceil(W / p)) for patch size p: the
-    input is zero-padded at the bottom and right (mmseg's 'corner' padding).
+    Each block is :class:`~mmfreq.models.layers.vit_parts.FDAMBlock` without
+    layer scale; the class token takes part in the attention and AttInv but
+    passes FreqScale unchanged. Every output is (B, C, ceil(H / p),
+    ceil(W / p)) for patch size p (mmseg's 'corner' padding), or
+    ``[grid, class token (B, C)]`` with ``output_cls_token``. Differences from
+    mmseg's module (docs/backbones.md says why): FDAMDeiT3's parameter names
+    (mmseg's are converted on loading); the position embedding is resized
+    whenever the grid differs from the ``img_size`` grid; stochastic depth
+    acts on both branches, as in mmseg 0.x; ``qkv_bias=False`` drops the qkv
+    bias only; negative ``out_indices`` count from the end; ``patch_pad``,
+    ``out_origin`` and ``frozen_exclude`` are not taken.
 
     Args:
-        img_size (int | tuple[int, int]): Input size the position embedding
-            is learned at. Defaults to 224.
-        patch_size (int): Defaults to 16.
-        in_channels (int): Defaults to 3.
-        embed_dims (int): Channels C. Defaults to 768.
-        num_layers (int): Blocks. Defaults to 12.
-        num_heads (int): Attention heads. Defaults to 12.
-        mlp_ratio (int): MLP width over C. Defaults to 4.
-        out_indices (int | Sequence[int]): Blocks whose output is returned,
-            negative from the end. Defaults to -1.
-        qkv_bias (bool): Defaults to True.
-        drop_rate (float): Dropout after the position embedding, the
-            attention's projection and in the MLP. Defaults to 0.
-        attn_drop_rate (float): Dropout on the attention weights. Defaults to 0.
-        drop_path_rate (float): Stochastic depth of the last block, rising
-            linearly from 0 in the first, as in mmseg. Defaults to 0.
-        with_cls_token (bool): Prepend the class token. Defaults to True.
-        output_cls_token (bool): Return ``[grid, class token (B, C)]`` per
-            output. Needs ``with_cls_token``. Defaults to False.
+        img_size, patch_size, in_channels, embed_dims, num_layers, num_heads,
+        mlp_ratio, out_indices, qkv_bias, drop_rate, attn_drop_rate,
+        drop_path_rate, with_cls_token, output_cls_token, act_cfg,
+        patch_norm, patch_bias, pre_norm, final_norm, interpolate_mode,
+        num_fcs, norm_eval, with_cp, pretrained, init_cfg: mmseg 1.2's, with
+            its defaults.
         norm_cfg (dict): LayerNorm only (``type='LN'``, optional ``eps``,
-            default 1e-5 as mmcv's). Defaults to ``dict(type='LN')``.
-        act_cfg (dict): Activation of the MLPs. Defaults to GELU.
-        patch_norm (bool): A norm after the patch projection. Defaults to False.
-        patch_bias (bool): A bias in the patch projection. Defaults to False,
-            as in mmseg 1.x (whose loader then silently drops the bias of DeiT
-            and timm weights; mmseg 0.x had it).
-        pre_norm (bool): A norm before the first block. Defaults to False.
-        final_norm (bool): A norm after the last block. Defaults to False.
-        interpolate_mode (str): How the position embedding is resized.
-            Defaults to 'bicubic'.
-        num_fcs (int): Linear layers of each MLP. Defaults to 2.
-        norm_eval (bool): LayerNorms in eval mode during training (as mmseg;
-            a LayerNorm has no running statistics). Defaults to False.
-        with_cp (bool): Activation checkpointing per block. Defaults to False.
+            default 1e-5). Defaults to ``dict(type='LN')``.
         att_inv (bool): AttInv in every attention. Defaults to True.
         freq_scale (bool): FreqScale after every attention and MLP. Defaults to True.
-        freq_scale_cfg (dict): Arguments of the FreqScales (groups,
-            num_filters, basis_size, router_ratio, init_std). Defaults to FDAM's.
-        pretrained (str, optional): The same as ``init_cfg=dict(type=
-            'Pretrained', checkpoint=pretrained)``.
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH
-            or URL[, prefix=...])`` loads, strictly, mmseg ViT checkpoints
-            (``vit2mmseg.py`` output, whole segmentors), DeiT / timm ViT
-            releases and mmfreq's own; the position embedding is resized to
-            the ``img_size`` grid, FDAM parameters start fresh and are logged.
+        freq_scale_cfg (dict): Arguments of the FreqScales. Defaults to FDAM's.
+
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads, strictly,
+    mmseg ViT checkpoints, DeiT / timm ViT releases and mmfreq's own; FDAM
+    parameters absent from the file start fresh and are logged.
     """
 
-    # Keys absent from a plain ViT checkpoint, and classification keys it may hold.
-    fdam_keys = ('*.att_inv.*', '*freq_scale.*')
+    # keys of a classification checkpoint that the backbone drops
     classification_keys = ('norm.*', 'fc_norm.*', 'head.*', 'pre_logits.*')
 
     def __init__(self, img_size: Union[int, Tuple[int, int]] = 224, patch_size: int = 16,
@@ -130,19 +88,16 @@ class FDAMVisionTransformer(BaseModule):
         owner = 'FDAMVisionTransformer'
         super().__init__(init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, owner))
         if output_cls_token and not with_cls_token:
-            raise ValueError(f'{owner}: output_cls_token=True needs with_cls_token=True')
+            raise InvalidArgumentError(
+                f'{owner}: output_cls_token=True needs with_cls_token=True')
         if norm_cfg.get('type') not in ('LN', 'LayerNorm') or set(norm_cfg) - {'type', 'eps'}:
-            raise ValueError(f'{owner}: norm_cfg={norm_cfg} is not supported: give '
-                             "dict(type='LN'[, eps=...])")
-        img_hw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        if len(img_hw) == 1:
-            img_hw = img_hw * 2
-        if len(img_hw) != 2:
-            raise ValueError(f'{owner}: img_size={img_size!r} must be an int or (height, width)')
+            raise InvalidArgumentError(f'{owner}: norm_cfg={norm_cfg} is not supported: give '
+                                       "dict(type='LN'[, eps=...])")
+        img_hw = image_size(img_size, owner)
         self.out_indices = stage_indices(out_indices, num_layers, owner)
         self.patch_size, self.interpolate_mode = patch_size, interpolate_mode
         self.with_cls_token, self.output_cls_token = with_cls_token, output_cls_token
-        self.norm_eval, self.embed_dims = norm_eval, embed_dims
+        self.norm_eval, self.embed_dims, self.in_channels = norm_eval, embed_dims, in_channels
         self.pretrain_grid = (img_hw[0] // patch_size, img_hw[1] // patch_size)
         eps = norm_cfg.get('eps', 1e-5)
 
@@ -177,14 +132,14 @@ class FDAMVisionTransformer(BaseModule):
 
         return (
             WeightFormat('mmfreq FDAMVisionTransformer', markers=('layers.0.attn.qkv.weight', ),
-                         convert=convert, may_be_new=self.fdam_keys,
+                         convert=convert, may_be_new=FDAM_KEYS,
                          may_be_dropped=self.classification_keys),
             WeightFormat("mmseg's VisionTransformer (vit2mmseg.py)",
                          markers=('layers.0.attn.attn.in_proj_weight', ), convert=convert,
-                         may_be_new=self.fdam_keys, may_be_dropped=self.classification_keys),
+                         may_be_new=FDAM_KEYS, may_be_dropped=self.classification_keys),
             WeightFormat('DeiT / timm ViT release (blocks.*)',
                          markers=('blocks.0.attn.qkv.weight', 'cls_token'), convert=convert,
-                         may_be_new=self.fdam_keys, may_be_dropped=self.classification_keys),
+                         may_be_new=FDAM_KEYS, may_be_dropped=self.classification_keys),
         )
 
     def init_weights(self) -> None:
@@ -215,16 +170,12 @@ class FDAMVisionTransformer(BaseModule):
             self.pos_embed[:, 1:], self.pretrain_grid, grid, self.interpolate_mode)], dim=1)
 
     def forward(self, x: torch.Tensor) -> Tuple[Union[torch.Tensor, List[torch.Tensor]], ...]:
-        b, h, w = x.shape[0], x.shape[-2], x.shape[-1]
-        # while exporting, sizes as constants: the ONNX graph is of one size anyway
-        # (FreqScale), and traced sizes would hide the output shapes that
-        # UPerHead's adaptive pooling needs
+        check_image_batch(x, self.in_channels, 'FDAMVisionTransformer')
+        # while exporting, sizes as constants: traced sizes would hide the
+        # output shapes that UPerHead's adaptive pooling needs
         exporting = torch.onnx.is_in_onnx_export()
-        if exporting:
-            b, h, w = int(b), int(h), int(w)
-        p = self.patch_size
-        x = F.pad(x, (0, (w + p - 1) // p * p - w, 0, (h + p - 1) // p * p - h))
-        x = self.patch_embed.proj(x)
+        b = int(x.shape[0]) if exporting else x.shape[0]
+        x = self.patch_embed.proj(pad_to_patch(x, self.patch_size))
         grid = tuple(int(s) for s in x.shape[-2:]) if exporting else tuple(x.shape[-2:])
         x = x.flatten(2).transpose(1, 2)
         if self.patch_embed.norm is not None:

@@ -18,14 +18,14 @@ from mmengine.model import BaseModule
 from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
-from ..layers import FocalAttention, FreqScale, add_freq_scale
-from .arguments import (
+from ..arguments import (
     arch_from_zoo,
     check_frozen_stages,
     freeze,
     init_cfg_with_pretrained,
     stage_indices,
 )
+from ..layers import FocalAttention, FreqScale, add_freq_scale
 
 
 class PatchEmbed(nn.Module):

@@ -19,14 +19,14 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from mmfreq.registry import MODELS
 from mmfreq.utils.weights import WeightFormat, init_from_cfg
 
-from ..layers import LKAAttention
-from .arguments import (
+from ..arguments import (
     arch_from_zoo,
     check_frozen_stages,
     freeze,
     init_cfg_with_pretrained,
     stage_indices,
 )
+from ..layers import LKAAttention
 
 
 def _bn_affine(bn: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor]:
