@@ -53,7 +53,7 @@ DOT_COLOUR, OUTLINE_COLOUR, WIRE_COLOUR = (40, 210, 210), (235, 205, 40), (25, 2
 
 
 def _stripes_at(grid: Grid, rng: np.random.Generator, period: Tuple[float, float],
-             angle: float) -> np.ndarray:
+                angle: float) -> np.ndarray:
     """Sinusoidal stripes in [0, 1] that run at ``angle`` (within 10 degrees)."""
     _, v = _rotated(grid, 0, 0, angle + np.deg2rad(rng.uniform(-10, 10)))
     return 0.5 + 0.5 * np.sin(2 * np.pi * v / rng.uniform(*period) + rng.uniform(0, 2 * np.pi))
