@@ -174,6 +174,33 @@ def test_an_input_that_is_not_an_image_batch_names_the_expected_shape(shape):
     assert isinstance(info.value, UserError)
 
 
+def test_patch_sr_norm_eps_gives_the_nvlabs_release_norms():
+    """NVlabs' mix_transformer.py: nn.LayerNorm(dim) (eps 1e-5) after the patch
+    embedding and the spatial reduction, eps 1e-6 in the blocks and stages."""
+    torch.manual_seed(0)
+    release = FDAMMiT(TINY, patch_sr_norm_eps=1e-5, **FDAM_OFF).eval()
+    randomise_(release)
+    x = torch.randn(1, 3, 64, 96)
+    x[..., 48:] = 0
+    embed = release.layers[0][0]
+    tokens = embed.projection(x).flatten(2).transpose(1, 2)
+    by_hand = F.layer_norm(tokens, tokens.shape[-1:], embed.norm.weight, embed.norm.bias, 1e-5)
+    torch.testing.assert_close(embed(x)[0], by_hand, rtol=0, atol=0)
+    mmseg_eps = FDAMMiT(TINY, **FDAM_OFF).eval()
+    mmseg_eps.load_state_dict(release.state_dict())
+    nvlabs = FDAMMiT(TINY, **FDAM_OFF).eval()
+    nvlabs.load_state_dict(release.state_dict())
+    changed = [name for name, m in nvlabs.named_modules()
+               if re.fullmatch(r'layers\.\d\.(0\.norm|1\.\d\.attn\.norm)', name)]
+    assert len(changed) == 4 + 4  # a patch embedding per stage, sr in the 4 blocks of stages 1-3
+    for name in changed:
+        nvlabs.get_submodule(name).eps = 1e-5
+    with torch.no_grad():
+        got, expected, default = release(x), nvlabs(x), mmseg_eps(x)
+    assert_close_outputs(got, expected, tol=0)
+    assert not torch.equal(got[0], default[0])
+
+
 def test_default_initialisation_is_mmsegs():
     from mmseg.models.backbones import MixVisionTransformer
 

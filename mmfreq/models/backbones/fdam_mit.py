@@ -63,6 +63,7 @@ class EfficientAttention(nn.Module):
         att_inv (bool): Add AttInv (low- and high-pass terms).
         highpass_values (str): 'query' or 'upsampled' (only read where
             sr_ratio > 1 and att_inv is on).
+        norm_eps (float): Epsilon of the LayerNorm after ``sr``. Defaults to 1e-6.
 
     Shape:
         x: (B, H*W, C) tokens of an ``hw_shape`` (H, W) grid -> (B, H*W, C).
@@ -70,7 +71,8 @@ class EfficientAttention(nn.Module):
 
     def __init__(self, embed_dims: int, num_heads: int, sr_ratio: int = 1,
                  qkv_bias: bool = True, attn_drop: float = 0.0, proj_drop: float = 0.0,
-                 att_inv: bool = True, highpass_values: str = 'query') -> None:
+                 att_inv: bool = True, highpass_values: str = 'query',
+                 norm_eps: float = 1e-6) -> None:
         super().__init__()
         if highpass_values not in HIGHPASS_VALUES:
             raise InvalidArgumentError(f'EfficientAttention: highpass_values='
@@ -82,7 +84,7 @@ class EfficientAttention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         if sr_ratio > 1:
             self.sr = nn.Conv2d(embed_dims, embed_dims, sr_ratio, sr_ratio)
-            self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
+            self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.att_inv = AttInv(embed_dims, num_heads) if att_inv else None
 
     def _heads(self, x: torch.Tensor, parts: int) -> Tuple[torch.Tensor, ...]:
@@ -158,6 +160,7 @@ class FDAMMiTBlock(CheckpointedBlock):
         freq_scale (bool): A FreqScale after the attention and after the Mix-FFN.
         freq_scale_cfg (dict): Keyword arguments of both FreqScales.
         highpass_values (str): See :class:`EfficientAttention`.
+        sr_norm_eps (float): Epsilon of the attention's spatial-reduction norm.
 
     Shape:
         x: (B, H*W, C) with ``hw_shape`` = (H, W) -> (B, H*W, C).
@@ -167,13 +170,15 @@ class FDAMMiTBlock(CheckpointedBlock):
                  sr_ratio: int = 1, qkv_bias: bool = True, drop_rate: float = 0.0,
                  attn_drop_rate: float = 0.0, drop_path: float = 0.0, att_inv: bool = True,
                  freq_scale: bool = True, freq_scale_cfg: dict = dict(),
-                 highpass_values: str = 'query', with_cp: bool = False) -> None:
+                 highpass_values: str = 'query', with_cp: bool = False,
+                 sr_norm_eps: float = 1e-6) -> None:
         super().__init__()
         self.with_cp = with_cp
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
         self.attn = EfficientAttention(embed_dims, num_heads, sr_ratio, qkv_bias=qkv_bias,
                                        attn_drop=attn_drop_rate, proj_drop=drop_rate,
-                                       att_inv=att_inv, highpass_values=highpass_values)
+                                       att_inv=att_inv, highpass_values=highpass_values,
+                                       norm_eps=sr_norm_eps)
         self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
         self.ffn = MixFFN(embed_dims, feedforward_channels, drop_rate)
         self.attn_freq_scale = FreqScale(embed_dims, **freq_scale_cfg) if freq_scale else None
@@ -195,11 +200,12 @@ class PatchEmbed(nn.Module):
         (B, C_in, H, W) -> tokens (B, H' * W', C) and their grid (H', W').
     """
 
-    def __init__(self, in_channels: int, embed_dims: int, patch_size: int, stride: int) -> None:
+    def __init__(self, in_channels: int, embed_dims: int, patch_size: int, stride: int,
+                 norm_eps: float = 1e-6) -> None:
         super().__init__()
         self.projection = nn.Conv2d(in_channels, embed_dims, patch_size, stride,
                                     patch_size // 2)
-        self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.norm = nn.LayerNorm(embed_dims, eps=norm_eps)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
         x = self.projection(x)
@@ -221,8 +227,8 @@ class FDAMMiT(BaseModule):
     and defaults, so an mmseg call or config switches to it by its ``type``
     alone; ``arch`` may name the layout instead. Differences: the norms are
     LayerNorms and the activation GELU (``norm_cfg`` / ``act_cfg`` take only
-    those), negative ``out_indices`` count from the end, and there is a
-    ``frozen_stages``.
+    those), negative ``out_indices`` count from the end, and there are
+    ``frozen_stages`` and ``patch_sr_norm_eps``.
 
     Args:
         arch (str | dict, optional): 'b0' ... 'b5' (mmseg's SegFormer
@@ -237,6 +243,9 @@ class FDAMMiT(BaseModule):
         num_stages (int, optional): Checked against ``num_layers`` if given.
         act_cfg (dict): Only ``dict(type='GELU')``.
         norm_cfg (dict): Only ``dict(type='LN', eps=1e-6)``.
+        patch_sr_norm_eps (float): Epsilon of the patch-embedding and
+            spatial-reduction LayerNorms. Defaults to 1e-6 (mmseg's); the
+            NVlabs release, which trained the ``mit_b*.pth`` files, used 1e-5.
         att_inv (bool): AttInv in every attention. Defaults to True.
         freq_scale (bool): FreqScale after every attention and Mix-FFN. Defaults to True.
         freq_scale_cfg (dict): Arguments of the FreqScales. Defaults to
@@ -277,7 +286,7 @@ class FDAMMiT(BaseModule):
                  freq_scale_cfg: dict = dict(), highpass_values: str = 'query',
                  frozen_stages: int = -1, with_cp: bool = False,
                  act_cfg: dict = dict(type='GELU'),
-                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 norm_cfg: dict = dict(type='LN', eps=1e-6), patch_sr_norm_eps: float = 1e-6,
                  init_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
         super().__init__(init_cfg=init_cfg_with_pretrained(pretrained, init_cfg, 'FDAMMiT'))
         layout = dict(embed_dims=embed_dims, num_layers=num_layers, num_heads=num_heads)
@@ -295,8 +304,9 @@ class FDAMMiT(BaseModule):
                                      ('norm_cfg', norm_cfg, dict(type='LN', eps=1e-6))):
             if {k: v for k, v in value.items() if k != 'requires_grad'} != allowed:
                 raise InvalidArgumentError(
-                    f'FDAMMiT: {name}={value}; only {allowed} (mmseg\'s default, what every '
-                    'SegFormer was trained with) is built')
+                    f'FDAMMiT: {name}={value}; only {allowed} (mmseg\'s default) is built; '
+                    'patch_sr_norm_eps=1e-5 gives the NVlabs release\'s patch-embedding and '
+                    'spatial-reduction norms')
         per_stage = dict(patch_sizes=patch_sizes, strides=strides, sr_ratios=sr_ratios)
         for name, values in per_stage.items():
             if len(values) != num_stages:
@@ -310,14 +320,16 @@ class FDAMMiT(BaseModule):
         for i, depth in enumerate(num_layers):
             dims = arch['embed_dims'] * num_heads[i]
             # built in mmseg's order, so that a seed gives mmseg's initial weights
-            patch_embed = PatchEmbed(in_channels, dims, patch_sizes[i], strides[i])
+            patch_embed = PatchEmbed(in_channels, dims, patch_sizes[i], strides[i],
+                                     patch_sr_norm_eps)
             blocks = nn.ModuleList(
                 FDAMMiTBlock(dims, num_heads[i], mlp_ratio * dims, sr_ratios[i],
                              qkv_bias=qkv_bias, drop_rate=drop_rate,
                              attn_drop_rate=attn_drop_rate,
                              drop_path=rates[sum(num_layers[:i]) + j], att_inv=att_inv,
                              freq_scale=freq_scale, freq_scale_cfg=freq_scale_cfg,
-                             highpass_values=highpass_values, with_cp=with_cp)
+                             highpass_values=highpass_values, with_cp=with_cp,
+                             sr_norm_eps=patch_sr_norm_eps)
                 for j in range(depth))
             self.layers.append(nn.ModuleList([patch_embed, blocks, nn.LayerNorm(dims, eps=1e-6)]))
             in_channels = dims
