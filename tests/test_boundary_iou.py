@@ -107,7 +107,7 @@ def test_counts_equal_the_hand_computation(ratio):
     assert np.array_equal(sum(i for i, _ in got), inter)
     assert np.array_equal(sum(u for _, u in got), union)
     assert inter[3] == 0 < union[3] and inter[4] == 0 < union[4]  # present on one side only
-    assert 0 < inter[2] < union[2]  # the shifted line overlaps at the crossings of the width
+    assert 0 < inter[2] < union[2]  # pred's line: gt's row and, over part of it, the next
 
 
 def test_ignore_pixels_leave_both_boundaries():
