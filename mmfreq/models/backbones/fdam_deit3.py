@@ -29,6 +29,7 @@ from ..layers.vit_parts import (
     FDAM_KEYS,
     FDAMBlock,
     check_image_batch,
+    fit_checkpoint_pos_embed,
     pad_to_patch,
     rename_deit_key,
     resize_pos_embed,
@@ -117,11 +118,7 @@ class FDAMDeiT3(BaseModule):
         self._freeze_stages()
 
     def weight_formats(self) -> Tuple[WeightFormat, ...]:
-        """The namings of ViT weights that ``init_cfg=dict(type='Pretrained')`` reads.
-
-        Each is converted to this model's names and position-embedding grid;
-        DeiT-III files lack the FDAM parameters, which start fresh.
-        """
+        """The namings of ViT weights that ``init_cfg=dict(type='Pretrained')`` reads."""
         def convert(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
             return convert_deit3_state_dict(state, self.pretrain_grid)
 
@@ -151,8 +148,6 @@ class FDAMDeiT3(BaseModule):
 
     def resized_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """(1, grid_h * grid_w, C): the position embedding resized bicubically."""
-        if tuple(grid) == self.pretrain_grid:
-            return self.pos_embed
         return resize_pos_embed(self.pos_embed, self.pretrain_grid, grid)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
@@ -196,14 +191,6 @@ def convert_deit3_state_dict(state_dict: Dict[str, torch.Tensor],
         if key.startswith(('up1.', 'up2.', 'up3.', 'up4.')):
             continue
         converted[rename_deit_key(key)] = value
-    pos_embed = converted.get('pos_embed')
-    if pos_embed is not None and pos_embed.dim() == 3 \
-            and pos_embed.shape[1] != math.prod(pretrain_grid):
-        n = pos_embed.shape[1]
-        if math.isqrt(n) ** 2 != n:  # a leading class-token slot
-            pos_embed, n = pos_embed[:, 1:], n - 1
-        side = math.isqrt(n)
-        if side * side == n:  # else: not a square grid; the shape check names it
-            pos_embed = resize_pos_embed(pos_embed, (side, side), pretrain_grid)
-        converted['pos_embed'] = pos_embed
+    if 'pos_embed' in converted:
+        converted['pos_embed'] = fit_checkpoint_pos_embed(converted['pos_embed'], pretrain_grid)
     return converted

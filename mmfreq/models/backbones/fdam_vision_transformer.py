@@ -28,6 +28,7 @@ from ..layers.vit_parts import (
     FDAM_KEYS,
     FDAMBlock,
     check_image_batch,
+    fit_checkpoint_pos_embed,
     pad_to_patch,
     rename_deit_key,
     resize_pos_embed,
@@ -164,10 +165,8 @@ class FDAMVisionTransformer(BaseModule):
 
     def resized_pos_embed(self, grid: Tuple[int, int]) -> torch.Tensor:
         """(1, 1 + grid_h * grid_w, C): the class slot, then the grid part resized."""
-        if tuple(grid) == self.pretrain_grid:
-            return self.pos_embed
-        return torch.cat([self.pos_embed[:, :1], resize_pos_embed(
-            self.pos_embed[:, 1:], self.pretrain_grid, grid, self.interpolate_mode)], dim=1)
+        return resize_pos_embed(self.pos_embed, self.pretrain_grid, grid, self.interpolate_mode,
+                                num_prefix_tokens=1)
 
     def forward(self, x: torch.Tensor) -> Tuple[Union[torch.Tensor, List[torch.Tensor]], ...]:
         check_image_batch(x, self.in_channels, 'FDAMVisionTransformer')
@@ -233,11 +232,7 @@ def convert_vit_state_dict(state_dict: Dict[str, torch.Tensor],
         for pattern, replacement in _MMSEG_RENAMES:
             key = re.sub(pattern, replacement, key)
         converted[rename_deit_key(key)] = value
-    pos_embed = converted.get('pos_embed')
-    if pos_embed is not None and pos_embed.dim() == 3 \
-            and pos_embed.shape[1] != 1 + math.prod(pretrain_grid):
-        side = math.isqrt(pos_embed.shape[1] - 1)
-        if side * side == pos_embed.shape[1] - 1:  # else: the shape check names it
-            converted['pos_embed'] = torch.cat([pos_embed[:, :1], resize_pos_embed(
-                pos_embed[:, 1:], (side, side), pretrain_grid, interpolate_mode)], dim=1)
+    if 'pos_embed' in converted:
+        converted['pos_embed'] = fit_checkpoint_pos_embed(converted['pos_embed'], pretrain_grid,
+                                                          1, interpolate_mode)
     return converted

@@ -1,6 +1,7 @@
 """The parts mmfreq's FDAM backbones share: the FDAM transformer block, the
 checkpointed forward of a token block, the input check, padding to whole
 patches, position-embedding resizing and the DeiT / FDAM key renaming."""
+import math
 import re
 from typing import Optional, Tuple
 
@@ -46,13 +47,36 @@ def pad_to_patch(x: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
-                     dst_grid: Tuple[int, int], mode: str = 'bicubic') -> torch.Tensor:
-    """Resize of a (1, src_h * src_w, C) position embedding to dst_grid
-    (``F.interpolate`` with ``mode``, align_corners=False)."""
-    c = pos_embed.shape[-1]
-    grid = pos_embed.float().reshape(1, *src_grid, c).permute(0, 3, 1, 2)
+                     dst_grid: Tuple[int, int], mode: str = 'bicubic',
+                     num_prefix_tokens: int = 0) -> torch.Tensor:
+    """A (1, P + src_h * src_w, C) position embedding for ``dst_grid``: the grid
+    part resized (``F.interpolate`` with ``mode``, align_corners=False), the P
+    prefix slots (a class token's) kept; the same tensor where the grids agree."""
+    if tuple(dst_grid) == tuple(src_grid):
+        return pos_embed
+    p, c = num_prefix_tokens, pos_embed.shape[-1]
+    grid = pos_embed[:, p:].float().reshape(1, *src_grid, c).permute(0, 3, 1, 2)
     grid = F.interpolate(grid, size=dst_grid, mode=mode, align_corners=False)
-    return grid.flatten(2).transpose(1, 2).to(pos_embed.dtype)
+    grid = grid.flatten(2).transpose(1, 2).to(pos_embed.dtype)
+    return torch.cat([pos_embed[:, :p], grid], dim=1) if p else grid
+
+
+def fit_checkpoint_pos_embed(pos_embed: torch.Tensor, grid: Tuple[int, int],
+                             num_prefix_tokens: int = 0, mode: str = 'bicubic') -> torch.Tensor:
+    """A checkpoint's position embedding of a square grid, resized to a model's
+    ``grid`` after its ``num_prefix_tokens`` (0 or 1) slots; a class-token slot
+    the model lacks is dropped. Other shapes are left for the shape check to name."""
+    if pos_embed.dim() != 3:
+        return pos_embed
+    n = pos_embed.shape[1] - num_prefix_tokens
+    if n == math.prod(grid):
+        return pos_embed
+    if num_prefix_tokens == 0 and math.isqrt(n) ** 2 != n:  # a leading class-token slot
+        pos_embed, n = pos_embed[:, 1:], n - 1
+    side = math.isqrt(n)
+    if side * side != n:
+        return pos_embed
+    return resize_pos_embed(pos_embed, (side, side), grid, mode, num_prefix_tokens)
 
 
 # Official FDAM / DeiT / DeiT-III / timm names -> FDAMBlock's names, applied in order.
