@@ -534,3 +534,16 @@ def test_the_old_type_name_fdamvit_names_the_new_one(registry, type_name):
                                         r"type='mmfreq\.FDAMDeiT3'") as info:
         models.build(dict(type=type_name, arch='small'))
     assert isinstance(info.value, KeyError) and '\n' not in str(info.value)
+
+
+def test_the_old_type_name_ends_a_tool_in_one_error_line(capsys):
+    from mmfreq.cli.errors import exit_on_error
+    from mmfreq.registry import MODELS
+
+    with pytest.raises(SystemExit) as exit_info:
+        with exit_on_error():
+            MODELS.build(dict(type='mmfreq.FDAMViT'))
+    assert exit_info.value.code == ("error: type='mmfreq.FDAMViT' was renamed: use "
+                                    "type='mmfreq.FDAMDeiT3' (the same arguments, parameters "
+                                    'and checkpoints)')
+    assert capsys.readouterr().err == ''
