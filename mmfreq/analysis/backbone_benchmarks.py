@@ -22,7 +22,7 @@ measures each model's peak memory in a fresh process
   compute another function, on the row's input in eval mode
   (:func:`max_abs_difference`);
 - ``params``: ``{model: parameter count}`` of every eager model
-  (:func:`parameter_counts`; lines before 2026-12-06 have none);
+  (:func:`parameter_counts`; older lines have none);
 - the machine and run fields of :func:`mmfreq.analysis.benchmarking.start_record`.
 
 The reference formulations are those of :mod:`mmfreq.reference`. The FDAM
@@ -32,15 +32,16 @@ the FDAM models compute another function, so their ratio to the reference
 is FDAM's cost over the host; the installed mmseg module of the host on the
 same weights is the one parity check in them.
 """
+import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
 from mmfreq.models import VAN, AAResNet, FDAMDeiT3, FDAMMiT, FDAMVisionTransformer, FocalTransformer
 from mmfreq.models.backbones import convert_van_state_dict, convert_vit_state_dict
-from mmfreq.models.layers import AAConv2d, FocalAttention, FreqScale, add_freq_scale
+from mmfreq.models.layers import AAConv2d, AttInv, FocalAttention, FreqScale, add_freq_scale
 from mmfreq.reference import (
     ExplicitFDAMDeiT3,
     PaperAAConv2d,
@@ -88,6 +89,9 @@ class Family:
             reference (no output difference is taken for them).
         input_shape: ``input_shape(arch, row)``; defaults to images
             (batch, 3, H, W).
+        extra_fields: ``extra_fields(arch, row)``: more fields of its lines.
+        arch_rows: ``arch_rows(arch)``: default rows of an arch, where they
+            differ by arch (then ``rows`` are the default arch's).
     """
 
     title: str
@@ -101,12 +105,18 @@ class Family:
     compiled: Tuple[str, ...] = ('reference', 'mmfreq')
     other_functions: Tuple[str, ...] = ()
     input_shape: Optional[Callable[[str, Row], Tuple[int, ...]]] = field(default=None)
+    extra_fields: Optional[Callable[[str, Row], dict]] = field(default=None)
+    arch_rows: Optional[Callable[[str], Tuple[Row, ...]]] = field(default=None)
 
     def shape(self, arch: str, row: Row) -> Tuple[int, ...]:
         """The input shape of ``row``."""
         if self.input_shape is not None:
             return self.input_shape(arch, row)
         return (row.batch, 3, *row.size)
+
+    def rows_for(self, arch: str) -> Tuple[Row, ...]:
+        """The default rows of ``arch``."""
+        return self.rows if self.arch_rows is None else self.arch_rows(arch)
 
     def models_of(self, row: Row) -> Tuple[str, ...]:
         """The eager models timed in ``row``, 'reference' first."""
@@ -306,7 +316,7 @@ def build_fdam_deit(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
     return _with_host_weights(vit, host, lambda s: convert_vit_state_dict(s, grid)).eval()
 
 
-# Item 6 of issue 27: FreqScale's basis filters and groups in FDAM-MiT
+# FreqScale's number of basis filters and groups in FDAM-MiT
 ABLATION_FILTERS = (2, 4, 8)
 ABLATION_GROUPS = (8, 16, 32)
 ABLATION_SETTINGS = {f'filters{n}_groups{g}': dict(num_filters=n, groups=g)
@@ -353,6 +363,107 @@ def build_freq_scale(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
 
 
 GRID_SIDES = (16, 32, 48, 64, 96, 128)
+
+
+# FDAM's layers alone on the grids of its hosts at 512x512 input: per grid side,
+# (channels, heads, FreqScale uses, AttInv uses) of one forward of the host
+FDAM_HOST_GRIDS = {
+    'mit_b0': {128: (32, 1, 4, 2), 64: (64, 2, 4, 2), 32: (160, 5, 4, 2), 16: (256, 8, 4, 2)},
+    'deit_s': {32: (384, 6, 24, 12)},
+    'deit3_b': {32: (768, 12, 24, 12)},
+}
+# uses timed per pass: the driver's times are in 0.1 ms
+LAYER_USES_PER_PASS = 10
+
+
+class LayerUses(nn.Module):
+    """:data:`LAYER_USES_PER_PASS` independent uses of one of FDAM's layers, or
+    of the bare ``rfft2`` + ``irfft2`` pair, on one (B, C, H, W) input.
+
+    The input is read in the layout each takes, without a copy: channels-first
+    for the pair, the same memory as a channels-last (B, H, W, C) map for
+    FreqScale, as (B, H*W, C) tokens and (B, heads, H*W, C / heads) attention
+    output and values for AttInv. In training mode the input gets a gradient,
+    as in the middle of a network.
+
+    Args:
+        layer: 'transform_pair', 'freq_scale' or 'att_inv'.
+        channels: C.
+        heads: AttInv's heads.
+    """
+
+    def __init__(self, layer: str, channels: int, heads: int) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = layer
+        self.freq_scale = FreqScale(channels) if layer == 'freq_scale' else None
+        self.att_inv = AttInv(channels, heads) if layer == 'att_inv' else None
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        if self.training:
+            x = x.detach().requires_grad_()
+        b, c, h, w = x.shape
+        return [self._use(x, b, c, h, w) for _ in range(LAYER_USES_PER_PASS)]
+
+    def _use(self, x: torch.Tensor, b: int, c: int, h: int, w: int) -> torch.Tensor:
+        if self.freq_scale is not None:
+            return self.freq_scale(x.view(b, h, w, c))
+        if self.att_inv is not None:
+            heads = self.att_inv.num_heads
+            per_head = x.view(b, heads, h * w, c // heads)
+            return self.att_inv(x.view(b, h * w, c), per_head, per_head)
+        return torch.fft.irfft2(torch.fft.rfft2(x, norm='forward'), s=(h, w), norm='forward')
+
+
+FDAM_LAYERS = {'reference': 'transform_pair', 'freq_scale': 'freq_scale', 'att_inv': 'att_inv'}
+
+
+def build_fdam_layers(arch: str, model: str, size: Tuple[int, int]) -> nn.Module:
+    """'reference': the bare transform pair; 'freq_scale', 'att_inv': FDAM's
+    trained FreqScale and AttInv, each :data:`LAYER_USES_PER_PASS` times on a
+    map of host ``arch``'s grid of side ``size[0]``."""
+    if model not in FDAM_LAYERS:
+        raise KeyError(f'FDAM layer benchmark has no model {model!r}')
+    channels, heads = FDAM_HOST_GRIDS[arch][size[0]][:2]
+    return LayerUses(FDAM_LAYERS[model], channels, heads).eval()
+
+
+def fdam_layer_flops(channels: int, heads: int, h: int, w: int, groups: int = 16,
+                     num_filters: int = 4, basis_size: int = 14,
+                     router_ratio: float = 0.0625) -> Dict[str, int]:
+    """Floating-point operations (a multiply-add is two) of one use on a
+    (C, H, W) map: 'reference', the transform pair (2.5 C HW log2 HW each
+    way); 'freq_scale', the pair and what FreqScale adds (router, basis
+    resize, per-image mix, filter product); 'att_inv', AttInv's gates and
+    its combination of the attention output and values."""
+    n, half, basis_half = h * w, w // 2 + 1, basis_size // 2 + 1
+    pair = 5 * channels * n * math.log2(max(n, 2))
+    hidden = max(1, int(channels * router_ratio))
+    router = 2 * (channels * hidden + hidden * groups * num_filters) + channels
+    resize = 2 * num_filters * channels // groups * h * basis_half * (basis_size + half)
+    mix_and_product = 2 * num_filters * channels * h * half + 2 * channels * h * half
+    gates = 2 * n * channels * (1 + 2 * heads) + 20 * n * heads
+    return {'reference': round(pair), 'freq_scale': round(pair + router + resize + mix_and_product),
+            'att_inv': gates + 7 * n * channels}
+
+
+def _fdam_layer_fields(arch: str, row: Row) -> dict:
+    channels, heads, freq_scales, att_invs = FDAM_HOST_GRIDS[arch][row.size[0]]
+    return dict(uses_per_pass=LAYER_USES_PER_PASS,
+                host_uses={'freq_scale': freq_scales, 'att_inv': att_invs},
+                flops=fdam_layer_flops(channels, heads, *row.size))
+
+
+def _fdam_layer_rows(arch: str) -> Tuple[Row, ...]:
+    if arch not in FDAM_HOST_GRIDS:
+        raise KeyError(f'FDAM layer benchmark has no host {arch!r}: one of '
+                       f'{", ".join(FDAM_HOST_GRIDS)}')
+    sides = list(FDAM_HOST_GRIDS[arch])
+    return _rows(sides, sides, 2)
+
+
+def _fdam_layer_shape(arch: str, row: Row) -> Tuple[int, ...]:
+    return (row.batch, FDAM_HOST_GRIDS[arch][row.size[0]][0], *row.size)
 
 
 def _grid_shape(arch: str, row: Row) -> Tuple[int, ...]:
@@ -402,6 +513,12 @@ FAMILIES: Dict[str, Family] = {
         'FreqScale', build_freq_scale, '768', 'FreqScale with torch.fft',
         ('dft_matrices',), _rows(GRID_SIDES, GRID_SIDES, 1), compiled=(),
         input_shape=_grid_shape),
+    'fdam_layers': Family(
+        'FDAM layers', build_fdam_layers, 'mit_b0',
+        'the bare rfft2 + irfft2 pair on the same channels-first map',
+        ('freq_scale', 'att_inv'), _fdam_layer_rows('mit_b0'), compiled=(),
+        other_functions=('freq_scale', 'att_inv'), input_shape=_fdam_layer_shape,
+        extra_fields=_fdam_layer_fields, arch_rows=_fdam_layer_rows),
 }
 
 
@@ -466,4 +583,5 @@ def row_record(family_name: str, arch: str, row: Row, results: Dict[str, Dict[st
                 bound=family.bound,
                 results={name: dict(latency_ms=r['latency_ms'], peak_mb=r['peak_mb'])
                          for name, r in results.items()},
-                max_abs_diff=differences, params=params, **environment)
+                max_abs_diff=differences, params=params,
+                **(family.extra_fields(arch, row) if family.extra_fields else {}), **environment)

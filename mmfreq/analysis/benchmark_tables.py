@@ -40,9 +40,11 @@ HOST_FAMILIES = {'fdam': ('vit', 'vit+att_inv', 'vit+freq_scale'),
                  'fdam_deit_s': ('reference', 'host+att_inv', 'host+freq_scale')}
 ABLATION = 'fdam_mit_ablation'
 ABLATION_MODEL = re.compile(r'filters(\d+)_groups(\d+)')
+LAYERS = 'fdam_layers'
 TITLES = dict(van='VAN', focal='Focal', aa_resnet='AA-ResNet', fdam='FDAM-DeiT3',
               fdam_mit='FDAM-MiT', fdam_deit_s='FDAM-DeiT', fdam_mit_ablation='FDAM-MiT ablation',
-              freq_scale='FreqScale')
+              freq_scale='FreqScale', fdam_layers='FDAM layers')
+HOST_TITLES = dict(mit_b0='MiT-B0', deit_s='DeiT-S', deit3_b='DeiT-III-B (FDAM-DeiT3-B)')
 DEVICE_TITLES = dict(cpu='CPU', cuda='CUDA')
 
 
@@ -216,6 +218,35 @@ def _ablation_table(selected: List[dict], runs: _Runs) -> List[str]:
     return lines
 
 
+def _layers_table(selected: List[dict], runs: _Runs) -> List[str]:
+    """Per host grid and pass: each layer's time per use, over the bare pair's,
+    and the floating-point operations of one use (batch 1)."""
+    lines = ['| host, grid HxWxC, pass | transform pair ms | FreqScale ms | FreqScale / pair '
+             '| AttInv ms | AttInv / pair | MFLOP per image: pair, FreqScale, AttInv '
+             '| uses per forward: FreqScale, AttInv | line |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    order = list(HOST_TITLES)
+    for r in sorted(selected, key=lambda r: (order.index(r['arch']) if r['arch'] in order
+                                             else len(order), r['mode'] != 'inference',
+                                             -r['shape'][2])):
+        res, uses = r['results'], r['uses_per_pass']
+        pair = res['reference']['latency_ms'] / uses
+        cells = []
+        for name in ('freq_scale', 'att_inv'):
+            ms = res[name]['latency_ms'] / uses if name in res else None
+            cells += ['' if ms is None else f'{ms:.2f}', _ratio(ms, pair)]
+        flops = ', '.join(f"{r['flops'][n] / 1e6:.1f}" for n in ('reference', 'freq_scale',
+                                                                  'att_inv'))
+        b, c, h, w = r['shape']
+        mode = 'inference' if r['mode'] == 'inference' else 'training step'
+        host_uses = r['host_uses']
+        lines.append(f"| {HOST_TITLES.get(r['arch'], r['arch'])}, {h}x{w}x{c}, {mode} "
+                     f"(batch {b}) | {pair:.2f} | " + ' | '.join(cells)
+                     + f" | {flops} | {host_uses['freq_scale']}, {host_uses['att_inv']} "
+                     f"| {runs.cite(r)} |")
+    return lines
+
+
 def _latest_day(records: List[dict], family: str, compiled: bool = False) -> List[dict]:
     """The latest line of each (arch, mode, shape) of ``family`` on its latest
     day; with ``compiled``, of those lines of that day that timed compiled models."""
@@ -254,6 +285,12 @@ def render_tables(records: List[dict]) -> str:
             out += [f"### {title}: FDAM-MiT with FreqScale's num_filters and groups, over the "
                     'plain MiT', '']
             out += _ablation_table(ablation, runs) + ['']
+        layers = [r for arch in sorted({r['arch'] for r in on_device if r['family'] == LAYERS})
+                  for r in _latest_day([r for r in on_device if r['arch'] == arch], LAYERS)]
+        if layers:
+            out += [f"### {title}: FDAM's layers per use against the bare `rfft2` + `irfft2` "
+                    "pair, on its hosts' grids at 512x512", '']
+            out += _layers_table(layers, runs) + ['']
         grids = [r for r in on_device if r['family'] == 'freq_scale']
         if grids:
             out += [f"### {title}: FreqScale's DFT matrices over `torch.fft` (one layer, "

@@ -7,6 +7,8 @@
     python tools/analysis_tools/benchmark_backbones.py --families freq_scale --arch freq_scale=96
     python tools/analysis_tools/benchmark_backbones.py --families fdam_mit fdam_deit_s
     python tools/analysis_tools/benchmark_backbones.py --families fdam_mit_ablation --no-compile
+    python tools/analysis_tools/benchmark_backbones.py --families fdam_layers
+        [--arch fdam_layers=mit_b0|deit_s|deit3_b]
 
 Each family (``mmfreq/analysis/backbone_benchmarks.py``) compares mmfreq's
 backbone with the same weights in a reference formulation
@@ -20,7 +22,10 @@ its host: the reference is the host without FDAM (mmfreq's class with FDAM
 off), the FDAM models compute another function, and mmseg's own module on
 the same weights is the parity check. ``fdam_mit_ablation`` times FDAM-MiT
 with FreqScale's num_filters in {2, 4, 8} and groups in {8, 16, 32} over
-the plain MiT. Every line also records each model's parameter count.
+the plain MiT. ``fdam_layers`` times one use of FreqScale and of AttInv
+on each grid of a host at 512x512 (``mit_b0``, ``deit_s``, ``deit3_b``)
+against the bare ``rfft2`` + ``irfft2`` pair on the same map, with the
+flops of each. Every line also records each model's parameter count.
 
 Every row (a mode at one input size; a family's default rows unless sizes
 are given) times all models in one process, interleaved round by round, eager and, unless
@@ -37,6 +42,7 @@ import functools
 import shlex
 import sys
 import time
+from typing import Optional
 
 import torch
 
@@ -91,9 +97,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def rows_of(family_name: str, args: argparse.Namespace):
-    """The family's default rows in ``--modes``, with the sizes and batch asked for."""
-    rows = [row for row in FAMILIES[family_name].rows if row.mode in args.modes]
+def rows_of(family_name: str, args: argparse.Namespace, arch: Optional[str] = None):
+    """The default rows of the family (of ``arch``, default its own) in ``--modes``,
+    with the sizes and batch asked for."""
+    family = FAMILIES[family_name]
+    rows = [row for row in family.rows_for(arch or family.default_arch)
+            if row.mode in args.modes]
     sizes = dict(inference=args.inference_sizes, training_step=args.train_sizes)
     for mode in args.modes:
         if sizes[mode] is not None:
@@ -139,7 +148,7 @@ def main(argv=None) -> None:
     run = time.strftime('%Y-%m-%dT%H:%M:%S')
     for family_name in args.families:
         arch = args.arch.get(family_name, FAMILIES[family_name].default_arch)
-        for row in rows_of(family_name, args):
+        for row in rows_of(family_name, args, arch):
             environment = start_record(args, args.device, run=run, command=command)
             save_record(args, run_row(family_name, arch, row, args, environment))
 

@@ -1,7 +1,6 @@
-"""AttInv from FDAM (Chen et al., "Frequency-Dynamic Attention Modulation for
-Dense Prediction", ICCV 2025): softmax attention is a low-pass filter, so its
-complement ``V - AV`` is the high-pass part it throws away; AttInv adds both
-back with per-token, per-head gates and per-channel gammas."""
+"""AttInv from FDAM (Chen et al., ICCV 2025): softmax attention is a low-pass filter,
+so ``V - AV`` is the high-pass part it throws away; AttInv adds both back with
+per-token, per-head gates and per-channel gammas."""
 from typing import Tuple
 
 import torch
@@ -23,9 +22,8 @@ class AttInv(nn.Module):
         a(x) = tanh(W_a StarReLU(x)),  b(x) = 2 s^2 / (s^2 + 0.3678),
         s = softplus(W_b StarReLU(x))
 
-    ``a`` and ``b`` are per token and head, the gammas per channel and start
-    at ``gamma_init`` (1e-5), so a fresh AttInv is almost the identity and a
-    pre-trained plain attention keeps its behaviour.
+    ``a`` and ``b`` are per token and head, the gammas per channel, from
+    ``gamma_init``: a fresh AttInv is almost the identity.
 
     Args:
         embed_dims (int): Channels C of the tokens (all heads together).
@@ -35,9 +33,8 @@ class AttInv(nn.Module):
         gamma_init (float): Initial value of the gammas. Defaults to 1e-5.
 
     Shape:
-        x: (..., N, C) tokens the attention was computed from (its input);
-        attn_out, value: (..., heads, N, C / heads) -> (..., heads, N, C / heads),
-        with the same leading dims (batch, or batch and window).
+        x: (..., N, C), the attention's input; attn_out, value: (..., heads, N,
+        C / heads) -> (..., heads, N, C / heads); leading dims batch (and window).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, lowpass: bool = True,
@@ -59,14 +56,11 @@ class AttInv(nn.Module):
             if highpass else None
 
     def _gate_logits(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """``gate(StarReLU(x))`` for each gate present (low-pass first), each
-        (..., heads, N, 1), with one matmul.
-
-        StarReLU's scalar scale s and bias t commute with a Linear,
-        ``W (s r + t) + c = s (W r) + (t W 1 + c)`` with ``r = relu(x)^2``,
-        so only ``r`` is computed per channel: two passes over x, not four.
-        The logits come out heads-major, so each gate is contiguous.
-        """
+        # gate(StarReLU(x)) of each gate present (low-pass first), each (..., heads, N, 1),
+        # by one matmul: StarReLU's scalar scale s and bias t commute with a Linear,
+        # W (s r + t) + c = s (W r) + (t W 1 + c) with r = relu(x)^2, so only r is
+        # computed per channel (two passes over x, not four); heads-major, so each
+        # gate is contiguous
         gates = [g for g in (self.lowpass_gate, self.highpass_gate) if g is not None]
         weight = torch.cat([g.weight for g in gates])
         bias = torch.cat([g.bias for g in gates])
@@ -77,7 +71,7 @@ class AttInv(nn.Module):
         return logits.unsqueeze(-1).split(self.num_heads, dim=-3)
 
     def _per_channel(self, gamma: torch.Tensor) -> torch.Tensor:
-        """(C,) -> (heads, 1, C / heads), channel c = head * C / heads + j."""
+        # (C,) -> (heads, 1, C / heads), channel c = head * C / heads + j
         return gamma.view(self.num_heads, 1, -1)
 
     def forward(self, x: torch.Tensor, attn_out: torch.Tensor,
@@ -104,21 +98,19 @@ class AttInv(nn.Module):
 class AttInvAttention(nn.Module):
     """Multi-head self-attention over all tokens, optionally with AttInv.
 
-    ``AV`` comes from ``scaled_dot_product_attention``, so the N x N attention
-    matrix is never materialised. With ``att_inv=False`` this is the plain
-    ViT attention (``qkv`` and ``proj`` named as in timm / DeiT-III).
+    ``AV`` comes from ``scaled_dot_product_attention`` (no N x N matrix). With
+    ``att_inv=False``, the plain ViT attention (``qkv``, ``proj`` as in timm).
 
     Args:
         embed_dims (int): Channels C.
         num_heads (int): Heads.
         qkv_bias (bool): Bias of the qkv projection. Defaults to True.
-        attn_drop (float): Dropout on the attention weights. Defaults to 0.
-        proj_drop (float): Dropout after the output projection. Defaults to 0.
+        attn_drop, proj_drop (float): Dropout on the attention weights, after
+            the output projection. Default to 0.
         att_inv (bool): Add AttInv (both low- and high-pass terms).
         gamma_init (float): Initial AttInv gammas. Defaults to 1e-5.
 
-    Shape:
-        (B, N, C) -> (B, N, C).
+    Shape: (B, N, C) -> (B, N, C).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,

@@ -1,8 +1,9 @@
 """FreqScale from FDAM ("GroupDynamicScale" in the official code): a per-image
 mix of learned spectral filters, so a network can re-weight frequency bands
 (restore the detail that attention and upsampling smooth away)."""
+import functools
 import math
-from typing import Optional, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -19,39 +20,27 @@ class FreqScale(nn.Module):
     (B, groups, num_filters); the static basis ``W`` (num_filters, C / groups,
     b, b // 2 + 1) is resized bicubically to S's size; channel group g of
     image i is filtered with ``sum_n alpha[i, g, n] W[n]``; ``irfft2`` brings
-    it back. The result is meant to be used residually, ``X + FreqScale(X)``
-    (:func:`add_freq_scale`); with the basis at its initial std of 1e-5 it
-    starts almost at zero.
+    it back. Used residually, ``X + FreqScale(X)`` (:func:`add_freq_scale`);
+    at the basis' initial std of 1e-5 it starts almost at zero.
 
-    The map is channels-last, the layout of the transformer tokens it follows.
-    On grids up to ``matrix_dft_max_side`` (64) per side the transforms are
-    products with real DFT matrices, which read and write channels-last
-    directly; larger grids are transposed to channels-first for ``torch.fft``
-    and back. On CPU the transposes can cost more than the transforms, while
-    a DFT matrix costs O(side) per value, so the matrices lose on large grids
-    of few channels: docs/benchmarks.md has the measured ratios of the two
-    transforms and the command that times them.
-    The matrices are also all real arithmetic, which ``torch.compile``
-    traces into its graph (the FFTs run as fallbacks outside it); while
-    exporting to ONNX (no operator for torch's FFTs) they are used at every
-    size, so the exported graph is fixed to the traced size.
-    Both forms are normalised 'forward' (1 / HW on the way in, so the DC bin
-    is the mean the router reads); since the filter is linear, the result is
-    that of the official 'ortho' pair. The transforms and the filter are
-    computed in fp32 even under autocast (half precision loses the small
-    high-frequency terms this layer is for); the output has X's dtype.
-
-    Nothing is kept between calls: the DFT matrices and the resized basis are
-    recomputed each time, so weights swapped in by ``.data.copy_`` (EMA) or
-    loaded take effect at once.
+    The map is channels-last. Grids up to ``matrix_dft_max_side`` per side
+    are transformed by products with real DFT matrices (channels-last, all
+    real arithmetic, traced by ``torch.compile``); larger ones by
+    ``torch.fft`` on a channels-first copy. ONNX export uses the matrices at
+    every size, so the exported graph is fixed to the traced size. Both are
+    normalised 'forward' (the DC bin is the mean the router reads), which
+    gives the official 'ortho' result since the filter is linear. Transforms
+    and filter run in fp32 under autocast; the output has X's dtype. The
+    DFT and interpolation matrices are constants cached per size and device;
+    the resized basis is rebuilt every call, so weights swapped in (EMA,
+    loading) act at once. docs/benchmarks.md explains the choices.
 
     Args:
         channels (int): C.
         groups (int): Channel groups with their own mixing weights. Defaults to 16.
         num_filters (int): Basis filters n. Defaults to 4.
         basis_size (int): b, the basis' height (width b // 2 + 1). Defaults to 14.
-        router_ratio (float): Hidden width of the router MLP as a fraction of
-            C. Defaults to 0.0625.
+        router_ratio (float): Router MLP width as a fraction of C. Defaults to 0.0625.
         init_std (float): Std of the basis at initialisation. Defaults to 1e-5.
 
     Shape:
@@ -63,7 +52,7 @@ class FreqScale(nn.Module):
                          'torch.onnx.export does not support (aten::fft_rfft2); it exports as '
                          'DFT matrix products of one fixed size')
     # grids up to this many rows and columns are transformed by DFT matrices
-    matrix_dft_max_side = 64
+    matrix_dft_max_side = 32
 
     def __init__(self, channels: int, groups: int = 16, num_filters: int = 4,
                  basis_size: int = 14, router_ratio: float = 0.0625,
@@ -81,40 +70,50 @@ class FreqScale(nn.Module):
                                               basis_size, basis_size // 2 + 1))
         nn.init.normal_(self.basis, std=init_std)
 
-    def filters(self, channel_means: torch.Tensor, spectrum_size: Tuple[int, int]
-                ) -> torch.Tensor:
-        """Per-image filters (B, C, H, W // 2 + 1) for fp32 channel means (B, C)
-        and a spectrum of ``spectrum_size`` (H, W // 2 + 1)."""
-        b, c = channel_means.shape
-        alpha = torch.tanh(self.router(channel_means))  # (B, groups * num_filters)
+    def _alpha(self, channel_means: torch.Tensor) -> torch.Tensor:
+        # (B * groups, num_filters) mixing weights for fp32 channel means (B, C)
+        alpha = torch.tanh(self.router(channel_means))
+        return alpha.view(-1, self.num_filters)
+
+    def _filters_channels_first(self, channel_means: torch.Tensor, h: int, half: int
+                                ) -> torch.Tensor:
+        # (B, C, H, half): the basis resized (n * C / groups maps), then mixed
         basis = self.basis.float()
-        if basis.shape[-2:] != spectrum_size:
-            # bicubic resizing is separable: one interpolation matrix per axis
-            rows, cols = (_bicubic_matrix(n, m, basis.device)
-                          for n, m in zip(basis.shape[-2:], spectrum_size))
-            basis = rows @ basis @ cols.t()
-        # filter of group g = sum_n alpha[g, n] basis[n]: one matmul
-        mixed = alpha.view(b * self.groups, self.num_filters) @ basis.flatten(1)
-        return mixed.view(b, c, *spectrum_size)
+        rows, cols = _resize_matrices(basis.shape[-2:], (h, half), basis.device)
+        basis = (rows @ basis) @ cols.t()
+        mixed = self._alpha(channel_means) @ basis.flatten(1)
+        return mixed.view(channel_means.shape[0], -1, h, half)
+
+    def _filters_channels_last(self, channel_means: torch.Tensor, h: int, half: int
+                               ) -> torch.Tensor:
+        # (B, H, half, C): the small basis mixed first (resizing is linear), so
+        # that the resize writes channels-last directly
+        b, c = channel_means.shape
+        mixed = self._alpha(channel_means) @ self.basis.float().flatten(1)
+        mixed = mixed.view(b, c, *self.basis.shape[-2:]).permute(0, 2, 3, 1)
+        size = mixed.shape[1]
+        rows, cols = _resize_matrices(mixed.shape[1:3], (h, half), mixed.device)
+        mixed = cols @ mixed.reshape(b * size, -1, c)  # (B * b, half, C)
+        return (rows @ mixed.view(b, size, -1)).view(b, h, half, c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The filtered map of a channels-last (B, H, W, C) map."""
         h, w, dtype = x.shape[1], x.shape[2], x.dtype
+        half = w // 2 + 1
         with torch.autocast(device_type=x.device.type, enabled=False):
             x = x.float()
             if max(h, w) <= self.matrix_dft_max_side or torch.onnx.is_in_onnx_export():
-                dft = _dft_matrices(h, w, x.device)
-                spectrum = _rfft2(x, dft)  # (B, H, 2, W // 2 + 1, C)
+                dft = _constant(_dft_matrices, h, w, x.device)
+                spectrum = _rfft2(x, dft)  # (B, H, 2, half, C)
                 # the DC bin is the channel mean: no pass over x
-                filters = self.filters(spectrum[:, 0, 0, 0], (h, w // 2 + 1))
+                filters = self._filters_channels_last(spectrum[:, 0, 0, 0], h, half)
                 # a real filter scales real and imaginary parts alike
-                out = _irfft2(spectrum * filters.permute(0, 2, 3, 1)[:, :, None], dft)
+                out = _irfft2(spectrum * filters[:, :, None], dft)
             else:
                 spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2).contiguous(), norm='forward')
-                spectrum = torch.view_as_real(spectrum)  # (B, C, H, W // 2 + 1, 2)
-                filters = self.filters(spectrum[:, :, 0, 0, 0], (h, w // 2 + 1))
-                spectrum = spectrum * filters[..., None]
-                out = torch.fft.irfft2(torch.view_as_complex(spectrum), s=(h, w), norm='forward')
+                filters = self._filters_channels_first(spectrum[:, :, 0, 0].real, h, half)
+                # complex times real: much faster than a broadcast over view_as_real's pairs
+                out = torch.fft.irfft2(spectrum * filters, s=(h, w), norm='forward')
                 out = out.permute(0, 2, 3, 1)
         return out.to(dtype)
 
@@ -132,6 +131,21 @@ def add_freq_scale(x: torch.Tensor, freq_scale: Optional[FreqScale],
     return torch.add(x, freq_scale(x.reshape(b, h, w, c)).reshape(x.shape))
 
 
+def _constant(build: Callable[..., Any], *args: Any) -> Any:
+    # cached in eager mode, made outside inference mode so that autograd can save it
+    # later; built anew while compiling or exporting, where it is a graph constant
+    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
+        return build.__wrapped__(*args)
+    with torch.inference_mode(False):
+        return build(*args)
+
+
+def _resize_matrices(size: Sequence[int], new_size: Sequence[int], device: torch.device
+                     ) -> Tuple[torch.Tensor, ...]:
+    return tuple(_constant(_bicubic_matrix, n, m, device) for n, m in zip(size, new_size))
+
+
+@functools.lru_cache(maxsize=None)
 def _bicubic_matrix(size: int, new_size: int, device: torch.device) -> torch.Tensor:
     """(new_size, size): ``F.interpolate(..., mode='bicubic', align_corners=True)``
     along one axis as a matrix (its columns are the resized unit vectors)."""
@@ -140,6 +154,7 @@ def _bicubic_matrix(size: int, new_size: int, device: torch.device) -> torch.Ten
                          align_corners=True).view(size, new_size).t()
 
 
+@functools.lru_cache(maxsize=None)
 def _dft_matrices(h: int, w: int, device: torch.device) -> Tuple[torch.Tensor, ...]:
     """fp32 matrices of the 2-D real DFT of an (H, W) map, normalised 'forward',
     for the channels-last layouts of :func:`_rfft2` and :func:`_irfft2`; "part"
