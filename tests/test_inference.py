@@ -10,36 +10,13 @@ import pytest
 import torch
 
 from mmfreq.datasets.synthetic_scenes import CLASSES, COCO_CLASSES
-from mmfreq.testing.fixtures import photo_path
+from mmfreq.testing.fixtures import photo_path, save_runner_like_checkpoint
 from mmfreq.testing.messages import line_with
 from mmfreq.testing.tools import ROOT, read_config
 
 SEG_CONFIG = ROOT / 'configs' / 'fpn_van_t_synthetic.py'
 DET_CONFIG = ROOT / 'configs' / 'mask_rcnn_van_t_synthetic.py'
 CLS_CONFIG = ROOT / 'configs' / 'van_b_in1k.py'
-
-
-def save_runner_like_checkpoint(config, path, dataset_meta=None) -> dict:
-    """What a Runner saves: weights, meta and the message hub, whose
-    HistoryBuffer is what torch's weights_only loader refuses without
-    mmfreq's safe loader. Returns the saved state dict."""
-    from mmengine.logging import MessageHub
-    from mmengine.runner import save_checkpoint
-
-    from mmfreq.apis import build_model_from_config
-
-    torch.manual_seed(0)
-    model = build_model_from_config(read_config(config))
-    for param in model.parameters():  # distinct from any initialisation
-        param.data.uniform_(-0.1, 0.1)
-    hub = MessageHub.get_instance('test_inference')
-    hub.update_scalar('train/loss', 1.0)
-    meta = dict(iter=2, epoch=0)
-    if dataset_meta is not None:
-        meta['dataset_meta'] = dataset_meta
-    save_checkpoint(dict(meta=meta, state_dict=model.state_dict(),
-                         message_hub=hub.state_dict()), str(path))
-    return model.state_dict()
 
 
 @pytest.fixture(scope='module')

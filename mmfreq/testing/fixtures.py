@@ -2,11 +2,11 @@
 shaped as the official releases, and the paths of the built-in scenes."""
 import json
 from pathlib import Path
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import torch
 
-from .tools import ROOT
+from .tools import ROOT, read_config
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -72,3 +72,27 @@ def image_path(root: Path, i: int, split: str = 'training') -> Path:
     """The image of scene ``i`` in a folder written by ``write_ade20k``."""
     prefix = 'ADE_train' if split == 'training' else 'ADE_val'
     return root / 'images' / split / f'{prefix}_{i:08d}.jpg'
+
+
+def save_runner_like_checkpoint(config: Union[str, Path], path: Path,
+                                dataset_meta: Optional[dict] = None) -> StateDict:
+    """Save the model of ``config`` with random weights as a Runner saves a
+    checkpoint (weights, meta, the message hub whose HistoryBuffer torch's
+    weights_only loader refuses); returns the saved state dict."""
+    from mmengine.logging import MessageHub
+    from mmengine.runner import save_checkpoint
+
+    from mmfreq.apis import build_model_from_config
+
+    torch.manual_seed(0)
+    model = build_model_from_config(read_config(config))
+    for param in model.parameters():  # distinct from any initialisation
+        param.data.uniform_(-0.1, 0.1)
+    hub = MessageHub.get_instance('runner_like_checkpoint')
+    hub.update_scalar('train/loss', 1.0)
+    meta = dict(iter=2, epoch=0)
+    if dataset_meta is not None:
+        meta['dataset_meta'] = dataset_meta
+    save_checkpoint(dict(meta=meta, state_dict=model.state_dict(),
+                         message_hub=hub.state_dict()), str(path))
+    return model.state_dict()
