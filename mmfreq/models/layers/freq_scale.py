@@ -132,8 +132,8 @@ def add_freq_scale(x: torch.Tensor, freq_scale: Optional[FreqScale],
 
 
 def _constant(build: Callable[..., Any], *args: Any) -> Any:
-    # cached in eager mode, made outside inference mode so that autograd can save it
-    # later; built anew while compiling or exporting, where it is a graph constant
+    # cached in eager mode (a few hundred sizes at most), made outside inference mode so
+    # that autograd can save it later; built anew while compiling or exporting
     if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
         return build.__wrapped__(*args)
     with torch.inference_mode(False):
@@ -145,7 +145,7 @@ def _resize_matrices(size: Sequence[int], new_size: Sequence[int], device: torch
     return tuple(_constant(_bicubic_matrix, n, m, device) for n, m in zip(size, new_size))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)
 def _bicubic_matrix(size: int, new_size: int, device: torch.device) -> torch.Tensor:
     """(new_size, size): ``F.interpolate(..., mode='bicubic', align_corners=True)``
     along one axis as a matrix (its columns are the resized unit vectors)."""
@@ -154,7 +154,7 @@ def _bicubic_matrix(size: int, new_size: int, device: torch.device) -> torch.Ten
                          align_corners=True).view(size, new_size).t()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)
 def _dft_matrices(h: int, w: int, device: torch.device) -> Tuple[torch.Tensor, ...]:
     """fp32 matrices of the 2-D real DFT of an (H, W) map, normalised 'forward',
     for the channels-last layouts of :func:`_rfft2` and :func:`_irfft2`; "part"
