@@ -83,3 +83,29 @@ def test_every_public_error_derives_from_the_one_root():
             if (cls.__module__ == module.__name__ and not name.startswith('_')
                     and issubclass(cls, Exception) and name.endswith('Error')):
                 assert issubclass(cls, UserError), f'{module.__name__}.{name}'
+
+
+def test_modules_import_one_another_without_a_circle():
+    """No module reaches itself through its imports of other mmfreq modules (a
+    package's ``__init__`` gathering its own submodules is not counted)."""
+    modules = {_name(p): p for p in MODULES}
+    edges = {}
+    for name, path in modules.items():
+        targets = {m for m in _imported_modules(path) if m in modules and m != name}
+        if path.name == '__init__.py':
+            targets = {m for m in targets if not m.startswith(name + '.')}
+        edges[name] = targets
+
+    def reaches(start: str, goal: str, seen: set) -> bool:
+        for nxt in edges[start]:
+            if nxt == goal or (nxt not in seen and not seen.add(nxt) and reaches(nxt, goal, seen)):
+                return True
+        return False
+
+    circles = sorted(f'{a} -> {b}' for a in edges for b in edges[a] if reaches(b, a, set()))
+    assert not circles, circles
+
+
+def test_readme_is_a_short_guide():
+    readme = PACKAGE.parent / 'README.md'
+    assert len(readme.read_text().splitlines()) <= 300
