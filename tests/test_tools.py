@@ -18,20 +18,16 @@ def model_built_line(output: str) -> str:
 
 
 @pytest.mark.slow
-def test_train_then_test_prints_miou(synthetic_root, tmp_path):
-    work_dir = tmp_path / 'work'
-    train = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir,
-                      '--cfg-options', *small_run_options(synthetic_root, 4, 4)])
-    assert train.returncode == 0, train.stderr[-3000:]
-    built = model_built_line(train.stdout + train.stderr)
+@pytest.mark.xdist_group('trained_demo')
+def test_train_then_test_prints_miou(trained_demo, synthetic_root, tmp_path):
+    built = model_built_line(trained_demo.output)
     assert 'EncoderDecoder' in built and 'VAN' in built and '6 classes' in built, built
-    checkpoint = work_dir / 'iter_4.pth'
-    assert checkpoint.is_file()
+    assert trained_demo.checkpoint.is_file()
 
     out = tmp_path / 'results.pkl'
     show_dir = tmp_path / 'vis'
-    test = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint, '--work-dir', work_dir,
-                     '--out', out, '--show-dir', show_dir,
+    test = run_tool(['tools/test.py', SYNTHETIC_CONFIG, trained_demo.checkpoint, '--work-dir',
+                     tmp_path / 'work', '--out', out, '--show-dir', show_dir,
                      '--cfg-options', *small_run_options(synthetic_root, 4, 4)])
     assert test.returncode == 0, test.stderr[-3000:]
     assert re.search(r'mIoU: \d+\.\d+', test.stdout + test.stderr)
@@ -148,61 +144,70 @@ def majority_class_miou(root) -> float:
     return 100 * np.mean(labelled == 1) / len(CLASSES)
 
 
-@pytest.mark.slow
-def test_short_training_is_far_above_chance(tmp_path):
-    """200 iterations of the demo config (a third of it) on the full built-in data."""
-    from mmfreq.datasets.synthetic_scenes import write_ade20k
-
-    root = tmp_path / 'data'
-    write_ade20k(str(root), seed=0)
-    options = [f'{loader}.dataset.data_root={root}'
-               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    result = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path / 'work',
-                       '--cfg-options', 'train_cfg.max_iters=200', 'train_cfg.val_interval=200',
-                       'param_scheduler.1.end=200', *options], timeout=1200)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
-    miou = float(re.findall(r'mIoU: (\d+\.\d+)', output)[-1])
-    chance = majority_class_miou(root)
-    assert chance < 20
-    assert miou > chance + 30, (miou, chance)
-
-
 def last_miou(output: str) -> float:
     """The mIoU of the last evaluation a tool printed."""
     return float(re.findall(r'mIoU: (\d+\.\d+)', output)[-1])
 
 
 @pytest.mark.slow
-def test_compiled_training_and_testing_reach_the_eager_band(tmp_path):
-    """--compile on both tools: 200 iterations of the demo config on the full
-    built-in data (as test_short_training_is_far_above_chance trains eagerly),
-    then the checkpoint tested compiled and eager."""
-    from mmfreq.datasets.synthetic_scenes import write_ade20k
+@pytest.mark.xdist_group('trained_demo')
+def test_short_training_is_far_above_chance(trained_demo):
+    """200 iterations of the demo config (a third of it) on the full built-in data."""
+    chance = majority_class_miou(trained_demo.root)
+    assert chance < 20
+    assert last_miou(trained_demo.output) > chance + 30, (last_miou(trained_demo.output), chance)
 
-    root = tmp_path / 'data'
-    write_ade20k(str(root), seed=0)
-    options = [f'{loader}.dataset.data_root={root}'
-               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    train = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--compile', '--work-dir',
-                      tmp_path / 'work', '--cfg-options', 'train_cfg.max_iters=200',
-                      'train_cfg.val_interval=200', 'param_scheduler.1.end=200', *options],
-                     timeout=1800)
-    output = train.stdout + train.stderr
-    assert train.returncode == 0, output[-3000:]
-    assert 'Model has been "compiled"' not in output  # mmengine's train_step compile
-    chance = majority_class_miou(root)
-    assert last_miou(output) > chance + 30, (last_miou(output), chance)
 
-    checkpoint = tmp_path / 'work' / 'iter_200.pth'
-    results = {}
+def loss_per_iteration(work_dir: Path) -> dict:
+    """{iteration: loss} logged by the training run in ``work_dir``."""
+    import json
+
+    [scalars] = work_dir.glob('*/vis_data/scalars.json')
+    records = [json.loads(line) for line in scalars.read_text().splitlines()]
+    return {r['step']: r['loss'] for r in records if 'loss' in r}
+
+
+@pytest.mark.slow
+def test_compiled_training_follows_eager_training(synthetic_root, tmp_path):
+    """--compile trains the same model as eager training: the same losses,
+    iteration by iteration, while the weights move (no mmengine train_step compile,
+    which would recompile whenever the learning rate changes)."""
+    options = ['--cfg-options', *small_run_options(synthetic_root, 6, 6), 'randomness.seed=0',
+               'train_cfg.val_begin=7', 'param_scheduler.0.start_factor=1.0']
+    losses = {}
     for mode in ('eager', 'compiled'):
-        flags = ['--compile'] if mode == 'compiled' else []
-        test = run_tool(['tools/test.py', SYNTHETIC_CONFIG, checkpoint, *flags, '--work-dir',
-                         tmp_path / mode, '--cfg-options', *options], timeout=1200)
-        assert test.returncode == 0, (test.stdout + test.stderr)[-3000:]
-        results[mode] = last_miou(test.stdout + test.stderr)
-    assert abs(results['compiled'] - results['eager']) <= 0.05, results
+        # AOT autograd traces forward and backward as inductor would, without its
+        # minutes of code generation on a CPU
+        flags = ['--compile', *options, 'compile.backend=aot_eager'] if mode == 'compiled' \
+            else options
+        train = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', tmp_path / mode,
+                          *flags], timeout=1200)
+        output = train.stdout + train.stderr
+        assert train.returncode == 0, output[-3000:]
+        assert 'Model has been "compiled"' not in output
+        assert ("torch.compile(backend='aot_eager') of EncoderDecoder: backbone, neck"
+                in output) == (mode == 'compiled'), output[-3000:]
+        losses[mode] = loss_per_iteration(tmp_path / mode)
+    assert sorted(losses['compiled']) == sorted(losses['eager']) == list(range(1, 7))
+    for i, loss in losses['eager'].items():
+        assert losses['compiled'][i] == pytest.approx(loss, rel=1e-3), (i, losses)
+    assert losses['eager'][6] != pytest.approx(losses['eager'][1], rel=1e-2)  # it learns
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group('trained_demo')
+def test_compiled_testing_scores_as_the_eager_validation(trained_demo, tmp_path):
+    """tools/test.py --compile on the trained checkpoint gives the mIoU its eager
+    validation at that iteration gave (the same images, pipeline and weights)."""
+    options = [f'{loader}.dataset.data_root={trained_demo.root}'
+               for loader in ('val_dataloader', 'test_dataloader')] + ['compile.backend=aot_eager']
+    test = run_tool(['tools/test.py', SYNTHETIC_CONFIG, trained_demo.checkpoint, '--compile',
+                     '--work-dir', tmp_path, '--cfg-options', *options], timeout=1200)
+    assert test.returncode == 0, (test.stdout + test.stderr)[-3000:]
+    assert "torch.compile(backend='aot_eager') of EncoderDecoder: backbone, neck" in (
+        test.stdout + test.stderr)
+    eager = last_miou(trained_demo.output)
+    assert abs(last_miou(test.stdout + test.stderr) - eager) <= 0.05, eager
 
 
 @pytest.fixture(scope='module')

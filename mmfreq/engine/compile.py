@@ -2,6 +2,7 @@
 from typing import Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseTTAModel, is_model_wrapper
 
 #: The parts of an mmseg segmentor / mmdet detector / mmpretrain classifier
@@ -18,8 +19,11 @@ def compile_model(model: torch.nn.Module, compile_cfg: Union[bool, dict] = True
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
         model = model.module
     kwargs = {} if compile_cfg is True else dict(compile_cfg)
-    parts = [getattr(model, name) for name in FEATURE_EXTRACTOR
+    names = [name for name in FEATURE_EXTRACTOR
              if isinstance(getattr(model, name, None), torch.nn.Module)]
-    for part in parts or [model]:
+    for part in [getattr(model, name) for name in names] or [model]:
         part.compile(**kwargs)
+    print_log(f"torch.compile({', '.join(f'{k}={v!r}' for k, v in kwargs.items())}) of "
+              f"{type(model).__name__}: {', '.join(names) or 'the whole model'}",
+              logger='current')
     return model
