@@ -237,9 +237,12 @@ def test_non_strict_init_model_loads_what_fits(files):
 
 
 def synthetic_test_options(root: Path):
-    """--cfg-options pointing a released config's test set at the built-in scenes."""
+    """--cfg-options pointing a released config's test set at the built-in scenes,
+    kept at their own 256x128 (the release's 2048x512 resize would make each a
+    1024x512 image: three sliding windows of the full-size model)."""
     options = [opt for opt in small_run_options(root, 1, 1) if opt.startswith('test_dataloader')]
-    return ['--cfg-options', *options, 'test_dataloader.dataset.type=mmfreq.SyntheticADE20KDataset',
+    return ['--cfg-options', *options, 'test_dataloader.dataset.pipeline.1.scale=(512,128)',
+            'test_dataloader.dataset.type=mmfreq.SyntheticADE20KDataset',
             'test_dataloader.dataset.data_prefix.img_path=images/validation',
             'test_dataloader.dataset.data_prefix.seg_map_path=annotations/validation']
 
