@@ -38,7 +38,7 @@ class _ModelRegistry(Registry):
     def get(self, key: str) -> Optional[Type]:
         scope, name = self.split_scope_key(key)
         if scope in (None, self.scope) and name in RENAMED_MODELS:
-            raise RenamedTypeError(f"type='{key}' was renamed: use "
+            raise RenamedTypeError(f"type='mmfreq.{name}' was renamed: use "
                                    f"type='mmfreq.{RENAMED_MODELS[name]}' (the same arguments, "
                                    'parameters and checkpoints)')
         return super().get(key)
