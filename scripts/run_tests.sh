@@ -3,7 +3,7 @@
 # tests, then the end-to-end runs marked slow. Prints each tier's time and the
 # line coverage of mmfreq/ over both (tools run in subprocesses count too).
 #   bash scripts/run_tests.sh              # what CI runs
-#   bash scripts/run_tests.sh -m "not slow" tests/test_van.py   # one run of your selection
+#   bash scripts/run_tests.sh -m "not slow" -k van   # one run of your selection of tests/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
@@ -17,7 +17,7 @@ lint=$((SECONDS - start))
 # Two workers of one thread each: most slow tests wait on a subprocess's
 # imports (one core), so two of them at once use both cores.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-pytest=("$PY" -m pytest tests -n 2 --dist loadgroup -p no:cacheprovider)
+pytest=("$PY" -m pytest tests -n 2 --dist loadgroup -p no:cacheprovider -p no:benchmark)
 if [ $# -gt 0 ]; then
     exec "${pytest[@]}" "$@"
 fi
