@@ -39,7 +39,15 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synthetic_scenes import SHAPES, Grid, _clouds, _disc, _paint, _rotated, write_split
+from .synthetic_scenes import (
+    SHAPES,
+    Grid,
+    _clouds,
+    _disc,
+    _rotated,
+    draw_shape,
+    write_split,
+)
 
 CLASSES = ('background', 'fine stripes', 'coarse stripes', 'vertical stripes', 'disc',
            'square', 'triangle', 'dot', 'ring outline', 'wire')
@@ -123,12 +131,7 @@ def make_detail_scene(rng: np.random.Generator,
 
     for _ in range(rng.integers(1, 4)):
         cls = int(rng.integers(5, 8))
-        mask_fn, texture_fn, colour = DETAIL_SHAPES[cls]
-        r = rng.uniform(0.12, 0.22) * min(h, w)
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        mask = mask_fn(grid, cx, cy, r, rng.uniform(0, 2 * np.pi))
-        image[mask] = _paint(texture_fn(grid, rng), rng, colour)[mask]
-        label[mask] = cls
+        mask, cx, cy = draw_shape(image, label, grid, rng, DETAIL_SHAPES[cls], cls, (0.12, 0.22))
         dots = _dots_beside(mask, cx, cy, grid, rng)
         image[dots] = _flat(rng, DOT_COLOUR)
         label[dots] = DOT

@@ -140,6 +140,22 @@ def _paint(texture: np.ndarray, rng: np.random.Generator,
     return dark + texture[..., None] * (light - dark)
 
 
+def draw_shape(image: np.ndarray, label: np.ndarray, grid: Grid, rng: np.random.Generator,
+               shape: tuple, cls: int, radius: Tuple[float, float]
+               ) -> Tuple[np.ndarray, float, float]:
+    """Paint ``shape`` (mask, texture, colour) of class ``cls`` at a random
+    place, its radius a random share ``radius`` of the short side; returns
+    its mask and centre (x, y)."""
+    h, w = grid[0].shape
+    mask_fn, texture_fn, colour = shape
+    r = rng.uniform(*radius) * min(h, w)
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    mask = mask_fn(grid, cx, cy, r, rng.uniform(0, 2 * np.pi))
+    image[mask] = _paint(texture_fn(grid, rng), rng, colour)[mask]
+    label[mask] = cls
+    return mask, cx, cy
+
+
 def make_scene(rng: np.random.Generator, size: Tuple[int, int],
                shape_classes: Sequence[int] = tuple(SHAPES)
                ) -> Tuple[np.ndarray, np.ndarray, List[Tuple[int, np.ndarray]]]:
@@ -158,12 +174,7 @@ def make_scene(rng: np.random.Generator, size: Tuple[int, int],
     instances: List[Tuple[int, np.ndarray]] = []
     for _ in range(rng.integers(2, 6)):
         cls = int(shape_classes[rng.integers(len(shape_classes))])
-        mask_fn, texture_fn, colour = SHAPES[cls]
-        r = rng.uniform(0.1, 0.25) * min(h, w)
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        mask = mask_fn(grid, cx, cy, r, rng.uniform(0, 2 * np.pi))
-        image[mask] = _paint(texture_fn(grid, rng), rng, colour)[mask]
-        label[mask] = cls
+        mask, _, _ = draw_shape(image, label, grid, rng, SHAPES[cls], cls, (0.1, 0.25))
         # the seam: pixels inside the shape that touch its outside stay unlabelled
         edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) &
                         np.roll(mask, 1, 1) & np.roll(mask, -1, 1))
