@@ -1,7 +1,6 @@
 """Preemption (mmfreq.engine.preemption): a signal finishes the iteration,
 saves it and stops; resuming continues as if nothing happened. In-process on
 a toy run; through tools/train.py and tools/dist_train.sh (slow)."""
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,13 @@ from mmfreq.engine.atomic_checkpoint_hook import AtomicCheckpointHook
 from mmfreq.engine.preemption import PREEMPTED_EXIT_CODE, PreemptionHook, TrainingPreempted
 from mmfreq.engine.resume import ResumeCheckHook, resume_point
 from mmfreq.testing.interruptions import SignalHook
-from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
+from mmfreq.testing.tools import (
+    ROOT,
+    SYNTHETIC_CONFIG,
+    run_tool,
+    small_run_options,
+    training_scalars,
+)
 from mmfreq.testing.toy_runner import toy_runner
 from mmfreq.utils.safe_unpickling import safe_checkpoint_loading
 from mmfreq.utils.weights import read_checkpoint
@@ -109,17 +114,6 @@ def signal_config(tmp_path, iteration, signal_name='SIGTERM', rank=None):
     return config
 
 
-def scalars(work_dir):
-    """{iteration: logged scalars} of every run in ``work_dir``, in run order."""
-    logged = {}
-    for path in sorted(work_dir.glob('*/vis_data/scalars.json')):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if 'lr' in record:
-                logged[record['step']] = record
-    return logged
-
-
 @pytest.mark.slow
 def test_sigterm_saves_the_iteration_and_resume_continues_it(synthetic_root, tmp_path):
     # no validation; a learning rate that moves the model; no dropout, the one random
@@ -139,14 +133,14 @@ def test_sigterm_saves_the_iteration_and_resume_continues_it(synthetic_root, tmp
         f'preempted: SIGTERM received: training stopped after iteration 2, saved '
         f'{work_dir}/iter_2.pth; continue with tools/train.py CONFIG --resume (exit code 75)')
     assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_2.pth')
-    assert sorted(scalars(work_dir)) == [1, 2]
+    assert sorted(training_scalars(work_dir)) == [1, 2]
 
     resumed = run_tool(['tools/train.py', SYNTHETIC_CONFIG, '--work-dir', work_dir, '--resume',
                         *options])
     output = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, output[-3000:]
     assert 'resumed epoch: 0, iter: 2' in output
-    expected, got = scalars(tmp_path / 'reference'), scalars(work_dir)
+    expected, got = training_scalars(tmp_path / 'reference'), training_scalars(work_dir)
     assert sorted(got) == sorted(expected) == [1, 2, 3, 4]
     assert [got[i]['lr'] for i in got] == [expected[i]['lr'] for i in got]
     assert got[3]['lr'] > 0
@@ -168,7 +162,7 @@ def test_every_rank_stops_at_the_iteration_one_rank_was_signalled(synthetic_root
         f'dist_train.sh: preempted: SIGUSR1 received: training stopped after iteration 2, saved '
         f'{work_dir}/iter_2.pth; continue with tools/train.py CONFIG --resume (exit code 75)')
     assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_2.pth']
-    assert sorted(scalars(work_dir)) == [1, 2]
+    assert sorted(training_scalars(work_dir)) == [1, 2]
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool, small_run_options
+from mmfreq.testing.tools import (
+    ROOT,
+    SYNTHETIC_CONFIG,
+    run_tool,
+    small_run_options,
+    training_scalars,
+)
 
 
 def model_built_line(output: str) -> str:
@@ -158,15 +164,6 @@ def test_short_training_is_far_above_chance(trained_demo):
     assert last_miou(trained_demo.output) > chance + 30, (last_miou(trained_demo.output), chance)
 
 
-def loss_per_iteration(work_dir: Path) -> dict:
-    """{iteration: loss} logged by the training run in ``work_dir``."""
-    import json
-
-    [scalars] = work_dir.glob('*/vis_data/scalars.json')
-    records = [json.loads(line) for line in scalars.read_text().splitlines()]
-    return {r['step']: r['loss'] for r in records if 'loss' in r}
-
-
 @pytest.mark.slow
 def test_compiled_training_follows_eager_training(synthetic_root, tmp_path):
     """--compile trains the same model as eager training: the same losses,
@@ -187,7 +184,7 @@ def test_compiled_training_follows_eager_training(synthetic_root, tmp_path):
         assert 'Model has been "compiled"' not in output
         assert ("torch.compile(backend='aot_eager') of EncoderDecoder: backbone, neck"
                 in output) == (mode == 'compiled'), output[-3000:]
-        losses[mode] = loss_per_iteration(tmp_path / mode)
+        losses[mode] = {i: r['loss'] for i, r in training_scalars(tmp_path / mode).items()}
     assert sorted(losses['compiled']) == sorted(losses['eager']) == list(range(1, 7))
     for i, loss in losses['eager'].items():
         assert losses['compiled'][i] == pytest.approx(loss, rel=1e-3), (i, losses)

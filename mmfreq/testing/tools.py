@@ -1,11 +1,12 @@
 """Helpers the tests share for running the repository's tools and configs."""
 import copy
 import functools
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Dict, List, Optional, Union
 
 from mmengine.config import Config
 
@@ -58,3 +59,15 @@ def read_config(path: Union[str, Path]) -> Config:
     reading one that inherits ``mmseg::`` / ``mmdet::`` bases parses the host
     packages' model indexes (about two seconds each time)."""
     return copy.deepcopy(_config_at(str(path)))
+
+
+def training_scalars(work_dir: Path) -> Dict[int, dict]:
+    """{iteration: logged training scalars} of every run in ``work_dir``, in run
+    order (a resumed run's iterations replace the earlier run's)."""
+    logged = {}
+    for path in sorted(Path(work_dir).glob('*/vis_data/scalars.json')):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if 'lr' in record:
+                logged[record['step']] = record
+    return logged
