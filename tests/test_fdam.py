@@ -10,7 +10,10 @@ import torch.nn.functional as F
 from mmfreq.models import FDAMDeiT3, FDAMNeck, convert_deit3_state_dict
 from mmfreq.models.layers import AttInv, AttInvAttention, FreqScale, add_freq_scale
 from mmfreq.reference import ExplicitFDAMDeiT3, fft_freq_scale
-from mmfreq.testing.activation_checkpointing import assert_checkpointing_is_exact_and_smaller
+from mmfreq.testing.activation_checkpointing import (
+    assert_checkpointing_is_exact_and_smaller,
+    saved_tensor_bytes,
+)
 from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.fixtures import KEY_FIXTURES, release_tensors
 from mmfreq.testing.messages import line_with
@@ -91,6 +94,19 @@ def test_att_inv_terms_equal_the_formula(lowpass, highpass):
         assert (fast is None) == (slow is None)  # value is unused without the high-pass term
         if slow is not None:
             torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-5)
+
+
+def test_att_inv_keeps_no_map_but_its_inputs_for_backward():
+    """Backward needs the gates' input and the attention output and values, which
+    the attention keeps anyway, and the per-token gates: no full-size map of its
+    own (autograd kept relu(x)^2 and two coefficient maps, 7 maps here)."""
+    m = AttInv(64, 2)
+    x = torch.randn(2, 100, 64, requires_grad=True)
+    attn_out, value = (torch.randn(2, 2, 100, 32, requires_grad=True) for _ in range(2))
+    _, saved = saved_tensor_bytes(lambda: m(x, attn_out, value))
+    map_bytes = x.numel() * x.element_size()
+    # three inputs, a few per-token gates of 1/32 map each, the parameters
+    assert saved < 3.5 * map_bytes, f'{saved / map_bytes:.2f} maps'
 
 
 def test_att_inv_starts_close_to_plain_attention():

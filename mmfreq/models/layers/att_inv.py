@@ -1,7 +1,7 @@
 """AttInv from FDAM (Chen et al., ICCV 2025): softmax attention is a low-pass filter,
 so ``V - AV`` is the high-pass part it throws away; AttInv adds both back with
 per-token, per-head gates and per-channel gammas."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -59,40 +59,104 @@ class AttInv(nn.Module):
         # gate(StarReLU(x)) of each gate present (low-pass first), each (..., heads, N, 1),
         # by one matmul: StarReLU's scalar scale s and bias t commute with a Linear,
         # W (s r + t) + c = s (W r) + (t W 1 + c) with r = relu(x)^2, so only r is
-        # computed per channel (two passes over x, not four); heads-major, so each
-        # gate is contiguous
+        # computed per channel; heads-major, so each gate is contiguous
         gates = [g for g in (self.lowpass_gate, self.highpass_gate) if g is not None]
         weight = torch.cat([g.weight for g in gates])
         bias = torch.cat([g.bias for g in gates])
         act = self.gate_act
-        logits = F.linear(x.clamp(min=0).square_(), weight)
-        logits = logits.transpose(-1, -2).contiguous()  # (..., gates * heads, N)
+        logits = _ReluSquareLinear.apply(x, weight).transpose(-1, -2).contiguous()
         logits = torch.addcmul((act.bias * weight.sum(dim=1) + bias)[:, None], logits, act.scale)
         return logits.unsqueeze(-1).split(self.num_heads, dim=-3)
 
-    def _per_channel(self, gamma: torch.Tensor) -> torch.Tensor:
+    def _per_channel(self, gamma: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         # (C,) -> (heads, 1, C / heads), channel c = head * C / heads + j
-        return gamma.view(self.num_heads, 1, -1)
+        return None if gamma is None else gamma.view(self.num_heads, 1, -1)
 
     def forward(self, x: torch.Tensor, attn_out: torch.Tensor,
                 value: torch.Tensor) -> torch.Tensor:
         logits = self._gate_logits(x)
-        # out = AV (1 + a g_lf - b g_hf) + V b g_hf: four passes over
-        # (..., heads, N, d) instead of seven
-        neg_highpass = None
+        lowpass = torch.tanh(logits[0]) if self.lowpass_gate is not None else None
+        highpass = None
         if self.highpass_gate is not None:
             s2 = F.softplus(logits[-1]).square_()
-            neg_highpass = (-2 * s2 / (s2 + _HIGHPASS_HALF_POINT)) * \
-                self._per_channel(self.highpass_gamma)
-        coeff = neg_highpass
-        if self.lowpass_gate is not None:
-            a = torch.tanh(logits[0])
-            gamma = self._per_channel(self.lowpass_gamma)
-            coeff = a * gamma if coeff is None else torch.addcmul(coeff, a, gamma)
+            highpass = 2 * s2 / (s2 + _HIGHPASS_HALF_POINT)
+        return _Modulate.apply(attn_out, value, lowpass, self._per_channel(self.lowpass_gamma),
+                               highpass, self._per_channel(self.highpass_gamma))
+
+
+class _ReluSquareLinear(torch.autograd.Function):
+    """``F.linear(relu(x) ** 2, weight)`` keeping ``x`` for backward, which the
+    attention's projections keep anyway, and rebuilding ``relu(x) ** 2`` there
+    (autograd would keep it: one more (..., N, C) map per AttInv)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        return F.linear(x.clamp(min=0).square_(), weight)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        x, weight = ctx.saved_tensors
+        relu = x.clamp(min=0).to(grad.dtype)  # autocast ran the forward in grad's dtype
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (grad @ weight.to(grad.dtype)).mul_(relu).mul_(2)
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad.flatten(0, -2).t() @ relu.square_().flatten(0, -2)
+        return grad_x, grad_weight
+
+
+class _Modulate(torch.autograd.Function):
+    """``AV (1 + a g_lf - b g_hf) + V b g_hf`` for the gates ``a``, ``b``
+    (..., heads, N, 1) and gammas ``g`` (heads, 1, d); a term is left out where
+    its gate is None. Keeps only its inputs for backward (the attention keeps
+    ``AV`` and ``V`` anyway), where autograd would keep two more full-size
+    coefficient maps; the products with the rank-one ``a g`` become matmuls."""
+
+    @staticmethod
+    def forward(ctx, attn_out: torch.Tensor, value: torch.Tensor,
+                lowpass: Optional[torch.Tensor], lowpass_gamma: Optional[torch.Tensor],
+                highpass: Optional[torch.Tensor], highpass_gamma: Optional[torch.Tensor]
+                ) -> torch.Tensor:
+        ctx.save_for_backward(attn_out, value, lowpass, lowpass_gamma, highpass, highpass_gamma)
+        coeff, neg_highpass = _coefficients(lowpass, lowpass_gamma, highpass, highpass_gamma)
         out = torch.addcmul(attn_out, attn_out, coeff)
         if neg_highpass is not None:
             out = out.addcmul_(value, neg_highpass, value=-1)
         return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        attn_out, value, lowpass, lowpass_gamma, highpass, highpass_gamma = ctx.saved_tensors
+        coeff, neg_highpass = _coefficients(lowpass, lowpass_gamma, highpass, highpass_gamma)
+        grad_attn_out = torch.addcmul(grad, grad, coeff)
+        grad_value = None if neg_highpass is None else grad * neg_highpass.neg_()
+        grads = [grad_attn_out, grad_value]
+        # d out / d a = AV g_lf, d out / d b = (V - AV) g_hf: per head, (grad * AV) @ g_lf^T
+        # and a^T @ (grad * AV) summed over the batch
+        lowpass_part = grad * attn_out
+        for gate, gamma, part in ((lowpass, lowpass_gamma, lowpass_part),
+                                  (highpass, highpass_gamma, None)):
+            if gate is None:
+                grads += [None, None]
+                continue
+            if part is None:
+                part = torch.sub(grad * value, lowpass_part)
+            grads.append(part @ gamma.to(part.dtype).transpose(-1, -2))
+            grads.append((gate.to(part.dtype).transpose(-1, -2) @ part).sum_to_size(gamma.shape))
+        return tuple(grads)
+
+
+def _coefficients(lowpass: Optional[torch.Tensor], lowpass_gamma: Optional[torch.Tensor],
+                  highpass: Optional[torch.Tensor], highpass_gamma: Optional[torch.Tensor]
+                  ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    # (a g_lf - b g_hf, -b g_hf) as (..., heads, N, d) maps (the second None without b)
+    neg_highpass = None if highpass is None else highpass * -highpass_gamma
+    if lowpass is None:
+        return neg_highpass, neg_highpass
+    if neg_highpass is None:
+        return lowpass * lowpass_gamma, None
+    return torch.addcmul(neg_highpass, lowpass, lowpass_gamma), neg_highpass
 
 
 class AttInvAttention(nn.Module):
