@@ -14,6 +14,7 @@ from mmfreq.analysis.backbone_benchmarks import (
 from mmfreq.analysis.benchmark_tables import render_tables
 from mmfreq.models.layers import FreqScale
 from mmfreq.reference import fft_freq_scale
+from mmfreq.testing.activation_checkpointing import saved_tensor_bytes
 
 
 def _random_freq_scale(channels: int) -> FreqScale:
@@ -62,6 +63,18 @@ def test_cached_matrices_made_in_inference_mode_serve_training():
         torch.testing.assert_close(first, fft_freq_scale(m, x).permute(0, 2, 3, 1),
                                    rtol=1e-5, atol=1e-5)
         _assert_equals_official(m, x)
+
+
+@pytest.mark.parametrize('size', [(32, 32), (48, 40)])
+def test_backward_keeps_the_spectrum_and_no_other_map(size):
+    """On both paths backward keeps the half spectrum (1.03-1.06 maps), the small
+    filters and cached constants; autograd kept also the full filters (0.5 map)
+    and a channels-first copy (1 map), 2.7-3.5 maps in all."""
+    m = _random_freq_scale(64)
+    x = torch.randn(2, *size, 64, requires_grad=True)
+    _, saved = saved_tensor_bytes(lambda: m(x))
+    map_bytes = x.numel() * x.element_size()
+    assert saved < 1.5 * map_bytes, f'{saved / map_bytes:.2f} maps'
 
 
 def test_layer_rows_time_each_layer_on_its_hosts_grids():

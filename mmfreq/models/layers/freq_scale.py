@@ -32,8 +32,10 @@ class FreqScale(nn.Module):
     gives the official 'ortho' result since the filter is linear. Transforms
     and filter run in fp32 under autocast; the output has X's dtype. The
     DFT and interpolation matrices are constants cached per size and device;
-    the resized basis is rebuilt every call, so weights swapped in (EMA,
-    loading) act at once. docs/benchmarks.md explains the choices.
+    the filters are rebuilt every call, so weights swapped in (EMA, loading)
+    act at once. Backward keeps the spectrum and the small per-image filters
+    only (:class:`_Spectrum`, :class:`_FilteredInverse`). docs/benchmarks.md
+    explains the choices.
 
     Args:
         channels (int): C.
@@ -70,52 +72,91 @@ class FreqScale(nn.Module):
                                               basis_size, basis_size // 2 + 1))
         nn.init.normal_(self.basis, std=init_std)
 
-    def _alpha(self, channel_means: torch.Tensor) -> torch.Tensor:
-        # (B * groups, num_filters) mixing weights for fp32 channel means (B, C)
-        alpha = torch.tanh(self.router(channel_means))
-        return alpha.view(-1, self.num_filters)
-
-    def _filters_channels_first(self, channel_means: torch.Tensor, h: int, half: int
-                                ) -> torch.Tensor:
-        # (B, C, H, half): the basis resized (n * C / groups maps), then mixed
-        basis = self.basis.float()
-        rows, cols = _resize_matrices(basis.shape[-2:], (h, half), basis.device)
-        basis = (rows @ basis) @ cols.t()
-        mixed = self._alpha(channel_means) @ basis.flatten(1)
-        return mixed.view(channel_means.shape[0], -1, h, half)
-
-    def _filters_channels_last(self, channel_means: torch.Tensor, h: int, half: int
-                               ) -> torch.Tensor:
-        # (B, H, half, C): the small basis mixed first (resizing is linear), so
-        # that the resize writes channels-last directly
+    def _small_filters(self, channel_means: torch.Tensor) -> torch.Tensor:
+        # (B, C, b, b // 2 + 1): each image's mix of the basis at the basis' size (the
+        # resize is linear, so mixing first resizes B * C maps, not n * C / groups)
         b, c = channel_means.shape
-        mixed = self._alpha(channel_means) @ self.basis.float().flatten(1)
-        mixed = mixed.view(b, c, *self.basis.shape[-2:]).permute(0, 2, 3, 1)
-        size = mixed.shape[1]
-        rows, cols = _resize_matrices(mixed.shape[1:3], (h, half), mixed.device)
-        mixed = cols @ mixed.reshape(b * size, -1, c)  # (B * b, half, C)
-        return (rows @ mixed.view(b, size, -1)).view(b, h, half, c)
+        alpha = torch.tanh(self.router(channel_means)).view(-1, self.num_filters)
+        mixed = alpha @ self.basis.float().flatten(1)
+        return mixed.view(b, c, *self.basis.shape[-2:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The filtered map of a channels-last (B, H, W, C) map."""
         h, w, dtype = x.shape[1], x.shape[2], x.dtype
-        half = w // 2 + 1
         with torch.autocast(device_type=x.device.type, enabled=False):
             x = x.float()
+            dft = ()
             if max(h, w) <= self.matrix_dft_max_side or torch.onnx.is_in_onnx_export():
                 dft = _constant(_dft_matrices, h, w, x.device)
-                spectrum = _rfft2(x, dft)  # (B, H, 2, half, C)
-                # the DC bin is the channel mean: no pass over x
-                filters = self._filters_channels_last(spectrum[:, 0, 0, 0], h, half)
-                # a real filter scales real and imaginary parts alike
-                out = _irfft2(spectrum * filters[:, :, None], dft)
-            else:
-                spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2).contiguous(), norm='forward')
-                filters = self._filters_channels_first(spectrum[:, :, 0, 0].real, h, half)
-                # complex times real: much faster than a broadcast over view_as_real's pairs
-                out = torch.fft.irfft2(spectrum * filters, s=(h, w), norm='forward')
-                out = out.permute(0, 2, 3, 1)
-        return out.to(dtype)
+            spectrum, means = _Spectrum.apply(x, *dft)
+            small = self._small_filters(means)
+            resize = _resize_matrices(small.shape[-2:], (h, w // 2 + 1), x.device)
+            out = _FilteredInverse.apply(spectrum, small, (h, w), *resize, *dft)
+        return (out if dft else out.permute(0, 2, 3, 1)).to(dtype)
+
+
+# FreqScale's two halves as autograd Functions, so that backward keeps only the
+# spectrum (as large as the map) and the small filters: autograd would also keep
+# the map's channels-first copy and the full-size filters (half the map).
+# Spectra are (B, H, 2, W // 2 + 1, C) real on the DFT-matrix path (the four
+# :func:`_dft_matrices` given) and (B, C, H, W // 2 + 1) complex on the torch.fft
+# path, which transforms a channels-first copy; ``dft`` is empty there.
+
+
+class _Spectrum(torch.autograd.Function):
+    """rfft2 (norm 'forward') of a real (B, H, W, C) map and its DC bin, the
+    channel means (B, C). Its adjoint is the inverse transform of the gradient
+    with each bin divided by H W and by irfft's count of it."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, *dft: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        ctx.save_for_backward(*dft)  # constants
+        ctx.size = x.shape[1:3]
+        if dft:
+            spectrum = _rfft2(x, dft)
+            return spectrum, spectrum[:, 0, 0, 0].clone()  # not a view: two outputs
+        spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2), norm='forward')
+        return spectrum, spectrum[:, :, 0, 0].real.clone()
+
+    @staticmethod
+    def backward(ctx, grad_spectrum: torch.Tensor, grad_means: torch.Tensor
+                 ) -> Tuple[torch.Tensor, ...]:
+        dft = ctx.saved_tensors
+        h, w = ctx.size
+        grad = grad_spectrum * _bin_scale(h, w, dft, grad_means.device).reciprocal_()
+        means = grad_means / (h * w)  # the DC bin counts once
+        if dft:
+            grad[:, 0, 0, 0] += means
+            return (_irfft2(grad, dft), *(None for _ in dft))
+        grad[:, :, 0, 0] += means
+        return torch.fft.irfft2(grad, s=(h, w), norm='forward').permute(0, 2, 3, 1)
+
+
+class _FilteredInverse(torch.autograd.Function):
+    """The inverse transform of a spectrum times the filters resized from
+    ``small`` (B, C, b, b') by the ``rows`` and ``cols`` matrices, to a map of
+    ``size`` (channels-last on the matrix path, channels-first by torch.fft).
+    For real filters the whole layer is self-adjoint, so the map's gradient
+    spectrum is the forward transform of the output's, ``G``; the spectrum's
+    gradient is ``G`` times the filters, the filters' ``Re(G conj(S))``, both
+    times H W and irfft's count of each bin."""
+
+    @staticmethod
+    def forward(ctx, spectrum: torch.Tensor, small: torch.Tensor, size: Tuple[int, int],
+                rows: torch.Tensor, cols: torch.Tensor, *dft: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(spectrum, small, rows, cols, *dft)
+        ctx.size = size
+        return _inverse(spectrum * _resize(small, rows, cols, dft), size, dft)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        spectrum, small, rows, cols, *dft = ctx.saved_tensors
+        scale = _bin_scale(*ctx.size, dft, grad.device)
+        grad_out = _rfft2(grad, dft) if dft else torch.fft.rfft2(grad, norm='forward')
+        grad_spectrum = grad_out * (_resize(small, rows, cols, dft) * scale)
+        grad_filters = _real_product(grad_out, spectrum, dft).mul_(scale)
+        grad_small = _resize_adjoint(grad_filters, rows, cols, dft)
+        return (grad_spectrum, grad_small, None, None, None, *(None for _ in dft))
 
 
 def add_freq_scale(x: torch.Tensor, freq_scale: Optional[FreqScale],
@@ -174,10 +215,7 @@ def _dft_matrices(h: int, w: int, device: torch.device) -> Tuple[torch.Tensor, .
 
     rows, half = angles(h, h), angles(w, w // 2 + 1)
     cos_h, sin_h, cos_w, sin_w = rows.cos(), rows.sin(), half.cos(), half.sin()
-    twice = torch.full((w // 2 + 1, 1), 2.0, dtype=torch.float64)
-    twice[0] = 1
-    if w % 2 == 0:
-        twice[-1] = 1
+    twice = _bin_counts(w, torch.device('cpu')).double()[:, None]
     forward_w = torch.cat([cos_w, -sin_w]) / w
     # (a + ib)(cos + i sin) = (a cos - b sin) + i (a sin + b cos); cos_h, sin_h are
     # symmetric, and the forward transform (the conjugate) is the transpose
@@ -202,3 +240,56 @@ def _irfft2(spectrum: torch.Tensor, dft: Tuple[torch.Tensor, ...]) -> torch.Tens
     inverse_h, inverse_w = dft[2:]
     rows = inverse_h @ spectrum.reshape(b, 2 * h, half * c)  # (B, 2H, half*C): (h, part, kw, c)
     return (inverse_w @ rows.view(b * h, 2 * half, c)).view(b, h, -1, c)
+
+
+def _inverse(spectrum: torch.Tensor, size: Tuple[int, int], dft: Sequence[torch.Tensor]
+             ) -> torch.Tensor:
+    if dft:
+        return _irfft2(spectrum, dft)
+    return torch.fft.irfft2(spectrum, s=size, norm='forward')
+
+
+def _real_product(a: torch.Tensor, b: torch.Tensor, dft: Sequence[torch.Tensor]
+                  ) -> torch.Tensor:
+    """``Re(a conj(b))`` of two spectra, the filters' shape."""
+    if dft:
+        return (a * b).sum(2)
+    a, b = torch.view_as_real(a), torch.view_as_real(b)
+    return torch.addcmul(a[..., 0] * b[..., 0], a[..., 1], b[..., 1])
+
+
+def _bin_counts(w: int, device: torch.device) -> torch.Tensor:
+    """(W // 2 + 1,): how many bins of the full spectrum each half-spectrum bin
+    stands for in ``irfft``: 2, but 1 for DC and (even W) Nyquist."""
+    counts = torch.full((w // 2 + 1,), 2.0, device=device)
+    counts[0] = 1
+    if w % 2 == 0:
+        counts[-1] = 1
+    return counts
+
+
+def _bin_scale(h: int, w: int, dft: Sequence[torch.Tensor], device: torch.device
+               ) -> torch.Tensor:
+    # H W times each bin's count, shaped to scale the spectra and filters of a path
+    scale = _bin_counts(w, device).mul_(h * w)
+    return scale[:, None] if dft else scale
+
+
+def _resize(small: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+            dft: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(B, C, b, b') filters resized by the (H, b) and (half, b') matrices and laid
+    out to scale a spectrum: (B, H, 1, half, C) or (B, C, H, half)."""
+    if not dft:
+        return rows @ small @ cols.t()
+    b, c = small.shape[:2]
+    small = cols @ small.permute(0, 2, 3, 1)  # (B, b, half, C)
+    return (rows @ small.flatten(2)).view(b, rows.shape[0], 1, cols.shape[0], c)
+
+
+def _resize_adjoint(grad: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                    dft: Sequence[torch.Tensor]) -> torch.Tensor:
+    if not dft:
+        return rows.t() @ grad @ cols
+    b, _, half, c = grad.shape
+    grad = (rows.t() @ grad.flatten(2)).view(b, rows.shape[1], half, c)
+    return (cols.t() @ grad).permute(0, 3, 1, 2)
