@@ -1,7 +1,8 @@
 """The FDAM diagnostics (issue 35) report what the weights, activity and
 gradients of FreqScale and AttInv are: the init values of a fresh model,
 values set by hand, outputs known in closed form, and gradients that reach
-every parameter."""
+every parameter; the tool reports them on the MiT and ViT detail configs."""
+import importlib.util
 import json
 import math
 
@@ -20,11 +21,15 @@ from mmfreq.analysis.fdam_diagnostics import (
     unreached,
 )
 from mmfreq.apis import build_model_from_config
+from mmfreq.datasets.detail_scenes import write_detail
 from mmfreq.models import FDAMMiT, FDAMVisionTransformer
 from mmfreq.models.layers import AttInv, FreqScale
-from mmfreq.testing.tools import ROOT, read_config
+from mmfreq.testing.fixtures import save_runner_like_checkpoint
+from mmfreq.testing.tools import ROOT, read_config, run_tool
 
+TOOL = 'tools/analysis_tools/fdam_diagnostics.py'
 MIT_CONFIG = ROOT / 'configs' / 'segformer_mit_b0_fdam_detail.py'
+VIT_CONFIG = ROOT / 'configs' / 'upernet_deit_s_fdam_detail.py'
 # the narrow four-stage MiT of test_fdam_mit.py (widths 8, 16, 16, 32)
 TINY = dict(embed_dims=8, num_layers=[1, 2, 1, 1], num_heads=[1, 2, 2, 4])
 SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6, router_ratio=0.5)
@@ -273,3 +278,66 @@ def test_a_router_whose_relus_are_all_off_is_named():
     assert unreached(report) == [f'{name}.{p}' for p in (
         'basis', 'router.0.weight', 'router.1.scale', 'router.2.weight')]
     assert report['freq_scale'][3]['parameters']['router.1.bias']['grad_norm'] > 0
+
+
+# ---------------------------------------------------------------------- tool
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('fdam_diagnostics_tool', ROOT / TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_tool_names_a_config_without_fdam(tmp_path):
+    config = str(ROOT / 'configs' / 'segformer_mit_b0_detail.py')
+    with pytest.raises(SystemExit) as stopped:
+        load_tool().main([config, str(tmp_path / 'none.pth')])
+    error = str(stopped.value.code)
+    assert error.startswith('error: ') and config in error
+    assert 'no FreqScale and no AttInv' in error
+
+
+@pytest.fixture(scope='module')
+def detail_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('detail')
+    write_detail(str(root), num_train=4, num_val=2, seed=0)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config, num_freq_scale, num_att_inv',
+                         [(MIT_CONFIG, 16, 8), (VIT_CONFIG, 12, 6)], ids=['mit', 'vit'])
+def test_tool_reports_a_checkpoint_of_a_detail_config(config, num_freq_scale, num_att_inv,
+                                                      detail_root, tmp_path):
+    checkpoint = tmp_path / 'model.pth'
+    save_runner_like_checkpoint(config, checkpoint)  # every weight uniform in +-0.1
+    out = tmp_path / 'report' / 'fdam.json'
+    options = [f'{loader}.dataset.data_root={detail_root}'
+               for loader in ('train_dataloader', 'test_dataloader')]
+    result = run_tool([TOOL, config, checkpoint, '--num-images', '2', '--out', out,
+                       '--cfg-options', *options])
+    assert out.is_file(), result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    # exit status 1 where a gradient is missing: with these random weights a
+    # router's ReLUs can all be off for the two training images (the next test)
+    assert result.returncode == (1 if unreached(report) else 0), result.stderr[-3000:]
+    assert report['num_images'] == 2 and math.isfinite(report['loss'])
+    assert len(report['freq_scale']) == num_freq_scale
+    assert len(report['att_inv']) == num_att_inv
+    uniform_std = 0.1 / math.sqrt(3)
+    for layer in report['freq_scale']:
+        assert layer['name'].startswith('backbone.layers.')
+        assert layer['std_ratio'] == pytest.approx(uniform_std / 1e-5, rel=0.1)
+        assert layer['relative_output'] > 0 and 0 < layer['mean_abs_alpha'] < 1
+    for layer in report['att_inv']:
+        assert -0.1 <= layer['lowpass_gamma']['min'] < layer['lowpass_gamma']['max'] <= 0.1
+        assert layer['relative_modulation'] > 0
+    for kind, learned in (('freq_scale', ['basis']),
+                          ('att_inv', ['lowpass_gamma', 'highpass_gamma'])):
+        for layer in report[kind]:
+            assert all(math.isfinite(n['grad_norm']) for n in layer['parameters'].values())
+            assert all(layer['parameters'][p]['grad_norm'] > 0 for p in learned)
+    assert f'FreqScale ({num_freq_scale})' in result.stdout
+    assert f'AttInv ({num_att_inv})' in result.stdout
+    assert 'gradient' in result.stdout.splitlines()[-2]  # the verdict, then 'wrote'
