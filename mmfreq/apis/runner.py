@@ -1,11 +1,14 @@
-"""Build what a config describes: its runner (to train or test) or its model."""
-from typing import Union
+"""Build what a config describes: its runner (to train or test), its model or
+one of its data loaders."""
+import copy
+from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
+from torch.utils.data import DataLoader
 
 from mmfreq.engine.cpu import CPURunner, SyncBuffersEveryIterHook
 from mmfreq.utils.collect_env import explain_missing_ops
@@ -45,3 +48,20 @@ def build_model_from_config(config: Union[str, Config]) -> torch.nn.Module:
     if not torch.cuda.is_available():
         model = revert_sync_batchnorm(model)  # SyncBN's forward needs CUDA
     return model.eval()
+
+
+def build_dataloader_from_config(cfg: Config, key: str, batch_size: Optional[int] = None,
+                                 num_workers: Optional[int] = None,
+                                 seed: Optional[int] = None) -> DataLoader:
+    """The data loader ``cfg[key]`` (e.g. ``'test_dataloader'``) as the Runner
+    builds it, in the config's default scope; ``batch_size`` and ``num_workers``
+    replace the config's where given, ``seed`` seeds its sampler and workers."""
+    loader_cfg = copy.deepcopy(cfg[key])
+    if batch_size is not None:
+        loader_cfg.batch_size = batch_size
+    if num_workers is not None:
+        loader_cfg.num_workers = num_workers
+    if loader_cfg.get('num_workers', 0) == 0:
+        loader_cfg.persistent_workers = False  # torch refuses it without workers
+    init_default_scope(cfg.default_scope)
+    return Runner.build_dataloader(loader_cfg, seed=seed)

@@ -25,10 +25,10 @@ from itertools import islice
 from typing import Dict, List
 
 from mmengine.config import Config
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import load_checkpoint
 
 from mmfreq.analysis.frequency import block_statistics, token_blocks
-from mmfreq.apis import build_model_from_config
+from mmfreq.apis import build_dataloader_from_config, build_model_from_config
 from mmfreq.cli.errors import add_debug_argument, debugging, exit_on_error
 from mmfreq.datasets.preflight import check_dataset_paths
 
@@ -43,8 +43,7 @@ def analyse(config: str, checkpoint: str, num_images: int) -> List[Dict[str, obj
     cfg = Config.fromfile(config)
     check_dataset_paths(cfg, ['test_dataloader'])
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    cfg.test_dataloader.batch_size = 1
-    loader = Runner.build_dataloader(cfg.test_dataloader)
+    loader = build_dataloader_from_config(cfg, 'test_dataloader', batch_size=1)
     images = (model.data_preprocessor(batch, False)['inputs']
               for batch in islice(loader, num_images))
     return block_statistics(model.backbone, images)

@@ -47,6 +47,7 @@ class AttInv(nn.Module):
             raise ValueError('AttInv: switch on lowpass, highpass or both '
                              '(with neither, leave AttInv out)')
         self.num_heads = num_heads
+        self.gamma_init = gamma_init  # the reference of mmfreq.analysis.fdam_diagnostics
         self.gate_act = StarReLU()
         self.lowpass_gate = nn.Linear(embed_dims, num_heads) if lowpass else None
         self.lowpass_gamma = nn.Parameter(torch.full((embed_dims,), gamma_init)) \

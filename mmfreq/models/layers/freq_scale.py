@@ -65,6 +65,7 @@ class FreqScale(nn.Module):
                              f'groups={groups}')
         hidden = max(1, int(channels * router_ratio))
         self.groups, self.num_filters = groups, num_filters
+        self.init_std = init_std  # the reference of mmfreq.analysis.fdam_diagnostics
         self.router = nn.Sequential(
             nn.Linear(channels, hidden, bias=False), StarReLU(),
             nn.Linear(hidden, groups * num_filters, bias=False))
