@@ -21,5 +21,5 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=50, end=max_iters),
 ]
-train_cfg = dict(max_iters=max_iters, val_interval=400)
+train_cfg = dict(max_iters=max_iters, val_interval=200)
 default_hooks = dict(checkpoint=dict(interval=400))
