@@ -145,9 +145,12 @@ class _FilteredInverse(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spectrum: torch.Tensor, small: torch.Tensor, size: Tuple[int, int],
                 rows: torch.Tensor, cols: torch.Tensor, *dft: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(spectrum, small, rows, cols, *dft)
         ctx.size = size
-        return _inverse(spectrum * _resize(small, rows, cols, dft), size, dft)
+        filters = _resize(small, rows, cols, dft)
+        if not any(ctx.needs_input_grad[:2]):  # no backward: filter the layer's own spectrum
+            return _inverse(spectrum.mul_(filters), size, dft)  # in place (one map less)
+        ctx.save_for_backward(spectrum, small, rows, cols, *dft)
+        return _inverse(spectrum * filters, size, dft)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
