@@ -113,11 +113,8 @@ class _Spectrum(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, *dft: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         ctx.save_for_backward(*dft)  # constants
         ctx.size = x.shape[1:3]
-        if dft:
-            spectrum = _rfft2(x, dft)
-            return spectrum, spectrum[:, 0, 0, 0].clone()  # not a view: two outputs
-        spectrum = torch.fft.rfft2(x.permute(0, 3, 1, 2), norm='forward')
-        return spectrum, spectrum[:, :, 0, 0].real.clone()
+        spectrum = _transform(x if dft else x.permute(0, 3, 1, 2), dft)
+        return spectrum, _dc(spectrum, dft).clone()  # not a view: two outputs
 
     @staticmethod
     def backward(ctx, grad_spectrum: torch.Tensor, grad_means: torch.Tensor
@@ -125,12 +122,9 @@ class _Spectrum(torch.autograd.Function):
         dft = ctx.saved_tensors
         h, w = ctx.size
         grad = grad_spectrum * _bin_scale(h, w, dft, grad_means.device).reciprocal_()
-        means = grad_means / (h * w)  # the DC bin counts once
-        if dft:
-            grad[:, 0, 0, 0] += means
-            return (_irfft2(grad, dft), *(None for _ in dft))
-        grad[:, :, 0, 0] += means
-        return torch.fft.irfft2(grad, s=(h, w), norm='forward').permute(0, 2, 3, 1)
+        _dc(grad, dft).add_(grad_means / (h * w))  # the DC bin counts once
+        grad_x = _inverse(grad, (h, w), dft)
+        return (grad_x, *(None for _ in dft)) if dft else grad_x.permute(0, 2, 3, 1)
 
 
 class _FilteredInverse(torch.autograd.Function):
@@ -156,7 +150,7 @@ class _FilteredInverse(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         spectrum, small, rows, cols, *dft = ctx.saved_tensors
         scale = _bin_scale(*ctx.size, dft, grad.device)
-        grad_out = _rfft2(grad, dft) if dft else torch.fft.rfft2(grad, norm='forward')
+        grad_out = _transform(grad, dft)
         grad_spectrum = grad_out * (_resize(small, rows, cols, dft) * scale)
         grad_filters = _real_product(grad_out, spectrum, dft).mul_(scale)
         grad_small = _resize_adjoint(grad_filters, rows, cols, dft)
@@ -244,6 +238,17 @@ def _irfft2(spectrum: torch.Tensor, dft: Tuple[torch.Tensor, ...]) -> torch.Tens
     inverse_h, inverse_w = dft[2:]
     rows = inverse_h @ spectrum.reshape(b, 2 * h, half * c)  # (B, 2H, half*C): (h, part, kw, c)
     return (inverse_w @ rows.view(b * h, 2 * half, c)).view(b, h, -1, c)
+
+
+def _transform(x: torch.Tensor, dft: Sequence[torch.Tensor]) -> torch.Tensor:
+    """rfft2 (norm 'forward') of a map in its path's layout: (B, H, W, C) on the
+    matrix path, (B, C, H, W) by torch.fft."""
+    return _rfft2(x, dft) if dft else torch.fft.rfft2(x, norm='forward')
+
+
+def _dc(spectrum: torch.Tensor, dft: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The real part of a spectrum's DC bin, (B, C): a view."""
+    return spectrum[:, 0, 0, 0] if dft else spectrum[:, :, 0, 0].real
 
 
 def _inverse(spectrum: torch.Tensor, size: Tuple[int, int], dft: Sequence[torch.Tensor]
