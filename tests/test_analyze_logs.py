@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from mmfreq.testing.tools import run_tool
+from mmfreq.testing.tools import load_script, run_tool
 
 TOOL = 'tools/analysis_tools/analyze_logs.py'
 
@@ -29,13 +29,7 @@ def iter_based_log(tmp_path, name='run_a', losses=(2.0, 1.5, 1.2, 1.0)) -> str:
 
 
 def load_tool():
-    import importlib.util
-
-    from mmfreq.testing.tools import ROOT
-    spec = importlib.util.spec_from_file_location('analyze_logs', ROOT / TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def test_curves_take_iterations_for_training_and_validation_keys(tmp_path):

@@ -24,7 +24,7 @@ from mmfreq.analysis.benchmark_tables import (
     update_document,
 )
 from mmfreq.models.layers import FreqScale
-from mmfreq.testing.tools import ROOT, run_tool
+from mmfreq.testing.tools import ROOT, load_script, run_tool
 
 # small arches, so that building every model takes seconds
 SMALL_ARCH = dict(van='b0', focal='tiny', aa_resnet='50', fdam='small', freq_scale='32',
@@ -245,12 +245,7 @@ def test_every_family_builds_in_the_peak_memory_process(family):
 
 
 def _driver():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_backbones', ROOT / 'tools' / 'analysis_tools' / 'benchmark_backbones.py')
-    driver = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(driver)
-    return driver
+    return load_script('tools/analysis_tools/benchmark_backbones.py')
 
 
 def test_driver_row_of_an_fdam_host_records_parity_and_parameters(monkeypatch):

@@ -1,7 +1,6 @@
 """demo/image_demo.py: predictions drawn on a real photograph, grayscale and
 RGBA inputs converted, boxes listed above the threshold, an image that fails
 named and skipped."""
-import importlib.util
 import re
 from types import SimpleNamespace
 
@@ -12,16 +11,13 @@ from PIL import Image
 
 from mmfreq.datasets.synthetic_scenes import COCO_CLASSES, PALETTE
 from mmfreq.testing.fixtures import photo_path, save_runner_like_checkpoint
-from mmfreq.testing.tools import ROOT, SYNTHETIC_CONFIG, run_tool
+from mmfreq.testing.tools import SYNTHETIC_CONFIG, load_script, run_tool
 
 DEMO = 'demo/image_demo.py'
 
 
 def load_demo():
-    spec = importlib.util.spec_from_file_location('image_demo', ROOT / DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DEMO)
 
 
 def test_grayscale_is_repeated_over_three_channels(tmp_path):

@@ -8,7 +8,7 @@ import torch.nn as nn
 from mmfreq.deployment.onnx import ExportError, export_onnx
 from mmfreq.models.layers import FocalAttention, FreqScale
 from mmfreq.testing.messages import line_with
-from mmfreq.testing.tools import ROOT, run_tool
+from mmfreq.testing.tools import ROOT, load_script, run_tool
 
 pytest.importorskip('onnxruntime')
 
@@ -106,12 +106,7 @@ def test_aa_conv_exports_with_its_padded_head_size(tmp_path, hw):
 
 def pytorch2onnx_main(argv) -> None:
     """The tool's ``main``, run in this process."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location('pytorch2onnx', ROOT / TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(argv)
+    load_script(TOOL).main(argv)
 
 
 @pytest.mark.parametrize('hw', [(6, 6), (7, 9), (1, 5)])

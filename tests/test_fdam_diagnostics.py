@@ -2,7 +2,6 @@
 gradients of FreqScale and AttInv are: the init values of a fresh model,
 values set by hand, outputs known in closed form, and gradients that reach
 every parameter; the tool reports them on the MiT and ViT detail configs."""
-import importlib.util
 import json
 import math
 
@@ -25,7 +24,7 @@ from mmfreq.datasets.detail_scenes import write_detail
 from mmfreq.models import FDAMMiT, FDAMVisionTransformer
 from mmfreq.models.layers import AttInv, FreqScale
 from mmfreq.testing.fixtures import save_runner_like_checkpoint
-from mmfreq.testing.tools import ROOT, read_config, run_tool
+from mmfreq.testing.tools import ROOT, load_script, read_config, run_tool
 
 TOOL = 'tools/analysis_tools/fdam_diagnostics.py'
 MIT_CONFIG = ROOT / 'configs' / 'segformer_mit_b0_fdam_detail.py'
@@ -283,10 +282,7 @@ def test_a_router_whose_relus_are_all_off_is_named():
 # ---------------------------------------------------------------------- tool
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('fdam_diagnostics_tool', ROOT / TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script(TOOL)
 
 
 def test_tool_names_a_config_without_fdam(tmp_path):

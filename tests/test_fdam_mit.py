@@ -2,7 +2,6 @@
 FreqScale, checked against the installed mmseg's MixVisionTransformer and
 mit2mmseg converter, the NVlabs release's key names (a fixture) and the FDAM
 formulas written out here."""
-import importlib.util
 import inspect
 import math
 import re
@@ -18,7 +17,7 @@ from mmfreq.models import FDAMDeiT3, FDAMMiT
 from mmfreq.models.backbones.fdam_mit import EfficientAttention, FDAMMiTBlock
 from mmfreq.testing.compile import assert_compiles_like_eager
 from mmfreq.testing.fixtures import release_tensors, save_release
-from mmfreq.testing.tools import ROOT, read_config, run_tool, small_run_options
+from mmfreq.testing.tools import ROOT, load_script, read_config, run_tool, small_run_options
 from mmfreq.utils.weights import load_pretrained_weights
 
 # mmseg's SegFormer-B0 backbone (mmseg/.mim/configs/_base_/models/segformer_mit-b0.py)
@@ -80,11 +79,7 @@ def loaded(source, **kwargs) -> FDAMMiT:
 
 def mit2mmseg():
     """``convert_mit`` of the installed mmseg's tools/model_converters/mit2mmseg.py."""
-    path = mmseg_folder() / 'tools' / 'model_converters' / 'mit2mmseg.py'
-    spec = importlib.util.spec_from_file_location('mit2mmseg', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.convert_mit
+    return load_script(mmseg_folder() / 'tools' / 'model_converters' / 'mit2mmseg.py').convert_mit
 
 
 # ------------------------------------------------------------ FDAM off = mmseg

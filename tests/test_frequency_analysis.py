@@ -1,7 +1,6 @@
 """The frequency diagnostics measure what their names say, on the token
 grids of every block of FDAM-DeiT3, mmseg's ViT (class token) and the Mix
 Transformer (one grid per stage)."""
-import importlib.util
 import math
 import sys
 
@@ -11,7 +10,7 @@ import torch
 from mmfreq.analysis import band_energy, effective_rank, layer_statistics, mean_abs_cosine
 from mmfreq.analysis.frequency import STATISTICS, block_grids, block_statistics
 from mmfreq.models import VAN, FDAMDeiT3, FDAMMiT, FDAMVisionTransformer
-from mmfreq.testing.tools import ROOT
+from mmfreq.testing.tools import ROOT, load_script
 
 TOOL = 'tools/analysis_tools/frequency_analysis.py'
 SMALL_FREQ = dict(groups=4, num_filters=2, basis_size=6, router_ratio=0.5)
@@ -155,9 +154,7 @@ def test_backbone_without_token_blocks_is_named():
 
 
 def test_tool_names_the_config_and_backbone_it_cannot_read(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location('frequency_analysis', ROOT / TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TOOL)
     config = str(ROOT / 'configs' / 'fpn_van_t_synthetic.py')
     monkeypatch.setattr(sys, 'argv', [TOOL, '--model', 'VAN', config, str(tmp_path / 'none.pth'),
                                       '--out-dir', str(tmp_path)])

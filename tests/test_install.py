@@ -1,20 +1,15 @@
 """scripts/install_deps.sh skips what is installed: scripts/requirements_met.py,
 and a second run that never calls pip."""
-import importlib.util
 import sys
 from importlib import metadata
 
 import pytest
 
-from mmfreq.testing.tools import ROOT, run_tool
+from mmfreq.testing.tools import load_script, run_tool
 
 
 def load_checker():
-    spec = importlib.util.spec_from_file_location('requirements_met',
-                                                  ROOT / 'scripts' / 'requirements_met.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('scripts/requirements_met.py')
 
 
 def test_installed_versions_are_checked_against_specifiers():

@@ -1,7 +1,6 @@
 """The seed study reads a run's final metrics and per-class tables from
 mmengine's logs, resumed runs included, and summarises seeds and paired
 differences with 95% t intervals."""
-import importlib.util
 import json
 import math
 import statistics
@@ -19,15 +18,13 @@ from mmfreq.analysis.seed_study import (
     per_class,
     summarise,
 )
-from mmfreq.testing.tools import ROOT
+from mmfreq.testing.tools import ROOT, load_script
 
 
 def run_seed_study(monkeypatch, *args):
     """``main()`` of tools/analysis_tools/seed_study.py with ``args``, in this process."""
     path = ROOT / 'tools' / 'analysis_tools' / 'seed_study.py'
-    spec = importlib.util.spec_from_file_location('seed_study_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(path)
     monkeypatch.setattr(sys, 'argv', [str(path), *map(str, args)])
     module.main()
 

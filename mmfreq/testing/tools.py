@@ -1,11 +1,13 @@
 """Helpers the tests share for running the repository's tools and configs."""
 import copy
 import functools
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Dict, List, Optional, Union
 
 from mmengine.config import Config
@@ -28,6 +30,17 @@ def small_run_options(data_root: Path, max_iters: int, interval: int) -> List[st
         options += [f'{loader}.dataset.data_root={data_root}', f'{loader}.num_workers=0',
                     f'{loader}.persistent_workers=False']
     return options
+
+
+def load_script(path: Union[str, Path]) -> ModuleType:
+    """A script (not a package module) loaded as a module, to call its functions
+    in this process: ``path`` relative to :data:`ROOT`, or absolute. It is not
+    put in ``sys.modules``."""
+    path = ROOT / path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(args: List[str], cwd: Path = ROOT, timeout: int = 600,
