@@ -10,6 +10,7 @@ import pytest
 
 from mmfreq.analysis.seed_study import (
     ci95,
+    class_differences,
     class_minimum,
     final_metric,
     format_class_minimum,
@@ -159,6 +160,20 @@ def test_class_minimum_is_each_class_worst_seed():
     assert list(minima) == ['sky', 'wire']
 
 
+def test_class_differences_pair_each_class_over_the_seeds_both_have_it():
+    baseline = {0: {'sky': 80.0, 'wire': 10.0}, 1: {'sky': 82.0, 'wire': 20.0},
+                2: {'sky': 81.0}, 3: {'sky': 70.0, 'dot': 5.0}}
+    other = {0: {'sky': 81.0, 'wire': 15.0}, 1: {'sky': 85.0, 'wire': 30.0},
+             2: {'sky': 81.0, 'wire': 40.0}, 3: {'sky': 70.0}}
+    result = class_differences(baseline, other)
+    assert list(result) == ['sky', 'wire']  # no seed has a dot on both sides
+    assert result['sky']['seeds'] == [0, 1, 2, 3]
+    assert result['sky']['values'] == [1.0, 3.0, 0.0, 0.0]
+    assert result['wire']['seeds'] == [0, 1] and result['wire']['values'] == [5.0, 10.0]
+    assert result['wire']['ci95'] == pytest.approx(12.706 * statistics.stdev([5, 10]) / 2 ** 0.5,
+                                                   rel=1e-4)
+
+
 def test_format_table_has_every_seed_and_marks_missing_ones():
     table = format_table({'a': summarise({0: 58.0, 1: 63.0}), 'b': summarise({1: 40.0})}, 'mIoU')
     lines = table.splitlines()
@@ -212,6 +227,12 @@ def test_tool_summarises_keys_pairs_and_classes_of_finished_runs(tmp_path, monke
     assert (pair['baseline'], pair['other']) == ('base', 'fdam')
     assert pair['differences']['mIoU']['values'] == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert pair['differences']['mBIoU']['values'] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    # per class: wire 50 against 0, 10, .., 40 (IoU), half of that (Boundary IoU)
+    assert 'fdam - base: per-class IoU, paired differences' in printed
+    assert '| wire | 50.00 | 40.00 | 30.00 | 20.00 | 10.00 | 15.81 | 30.00 ± 19.63 |' in printed
+    assert '| sky | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 0.00 | 1.00 ± 0.00 |' in printed
+    assert pair['class_differences']['BIoU']['wire']['values'] == [25.0, 20.0, 15.0, 10.0, 5.0]
+    assert pair['class_differences']['BIoU']['wire']['ci95'] == pytest.approx(9.8162, abs=1e-4)
 
 
 def test_summarise_only_names_every_run_without_its_final_metrics(tmp_path, monkeypatch):

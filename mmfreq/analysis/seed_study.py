@@ -122,6 +122,21 @@ def paired(baseline: Dict[int, float], other: Dict[int, float]) -> Dict[str, obj
     return summarise({s: other[s] - baseline[s] for s in baseline if s in other})
 
 
+def class_differences(baseline: Dict[int, Dict[str, float]],
+                      other: Dict[int, Dict[str, float]]) -> Dict[str, Dict[str, object]]:
+    """Per class, :func:`paired` of two seed -> {class: value} dicts over the
+    seeds where both have the class; classes in the order of the baseline's
+    first table, those the two never share left out."""
+    classes = dict.fromkeys(c for seed in sorted(baseline) for c in baseline[seed])
+    result = {}
+    for name in classes:
+        shared = [s for s in baseline if name in baseline[s] and name in other.get(s, {})]
+        if shared:
+            result[name] = paired({s: baseline[s][name] for s in shared},
+                                  {s: other[s][name] for s in shared})
+    return result
+
+
 def class_minimum(tables: Dict[int, Dict[str, float]]) -> Dict[str, float]:
     """Each class's minimum over the seeds of a seed -> {class: value} dict,
     classes in the order of the first seed's table."""

@@ -20,8 +20,9 @@ mean ± the half-width of the 95% Student t interval of the mean; per
 ``--pairs`` entry (config names, the file names without ``.py``) and key, the
 per-seed differences OTHER - BASELINE with their mean ± paired 95% t interval;
 per config, each class's minimum IoU over the seeds (from the last per-class
-table of each run's log). One JSON line per config and one per pair are
-appended to ``--out``.
+table of each run's log); per pair, each class's IoU (and Boundary IoU where
+logged) differences with their paired intervals. One JSON line per config and
+one per pair are appended to ``--out``.
 """
 import argparse
 import os
@@ -35,6 +36,7 @@ from mmengine.config import Config
 
 from mmfreq.analysis.benchmarking import append_result
 from mmfreq.analysis.seed_study import (
+    class_differences,
     class_minimum,
     final_metric,
     format_class_minimum,
@@ -153,7 +155,10 @@ def main() -> None:
     pairs = {(b, o): {k: paired(values[b][k], values[o][k]) for k in keys}
              for b, o in args.pairs}
     ious = {n: {s: t['IoU'] for s, t in tables[n].items() if 'IoU' in t} for n in names}
+    bious = {n: {s: t['BIoU'] for s, t in tables[n].items() if 'BIoU' in t} for n in names}
     minima = {n: class_minimum(ious[n]) for n in names}
+    by_class = {(b, o): {'IoU': class_differences(ious[b], ious[o]),
+                         'BIoU': class_differences(bious[b], bious[o])} for b, o in args.pairs}
     for key in keys:
         print(f'\n{key}, final validation\n\n' + format_table({n: rows[n][key] for n in names},
                                                               key))
@@ -162,6 +167,11 @@ def main() -> None:
                 {f'{o} - {b}': d[key] for (b, o), d in pairs.items()}, f'Δ{key}',
                 label='OTHER - BASELINE'))
     print('\nper-class IoU, minimum over the seeds\n\n' + format_class_minimum(minima))
+    for (baseline, other), tables_of_pair in by_class.items():
+        for what, differences in tables_of_pair.items():
+            if differences:
+                print(f'\n{other} - {baseline}: per-class {what}, paired differences\n\n'
+                      + format_table(differences, f'Δ{what}', label='class'))
 
     record = dict(seeds=args.seeds, cfg_options=args.cfg_options, cpu_count=os.cpu_count(),
                   load_average=[round(v, 2) for v in os.getloadavg()],
@@ -170,12 +180,12 @@ def main() -> None:
         append_result(args.out, dict(
             config=config, metrics=rows[name], class_iou_min=minima[name],
             class_iou={str(s): t for s, t in ious[name].items()},
-            class_biou={str(s): t['BIoU'] for s, t in tables[name].items() if 'BIoU' in t},
+            class_biou={str(s): t for s, t in bious[name].items()},
             work_dirs=[osp.join(args.work_dir_root, name, f'seed_{s}') for s in args.seeds],
             train_seconds={str(s): t for s, t in seconds[name].items()}, **record))
     for (baseline, other), differences in pairs.items():
-        append_result(args.out, dict(baseline=baseline, other=other,
-                                     differences=differences, **record))
+        append_result(args.out, dict(baseline=baseline, other=other, differences=differences,
+                                     class_differences=by_class[baseline, other], **record))
     print(f'\nappended {len(names) + len(pairs)} lines to {args.out}')
 
 
