@@ -130,10 +130,10 @@ def class_differences(baseline: Dict[int, Dict[str, float]],
     classes = dict.fromkeys(c for seed in sorted(baseline) for c in baseline[seed])
     result = {}
     for name in classes:
-        shared = [s for s in baseline if name in baseline[s] and name in other.get(s, {})]
-        if shared:
-            result[name] = paired({s: baseline[s][name] for s in shared},
-                                  {s: other[s][name] for s in shared})
+        ours = {s: table[name] for s, table in baseline.items() if name in table}
+        theirs = {s: table[name] for s, table in other.items() if name in table}
+        if ours.keys() & theirs.keys():  # paired() keeps the seeds both have
+            result[name] = paired(ours, theirs)
     return result
 
 
