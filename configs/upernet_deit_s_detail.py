@@ -1,12 +1,13 @@
 # upernet_deit_s_synthetic.py (the CPU-sized DeiT-S: 6 blocks of 128 channels, patch 8)
 # trained on the detail scenes and evaluated with mIoU and Boundary IoU (mBIoU), with
-# the data and schedule of segformer_mit_b0_detail.py. The baseline of
+# the data of segformer_mit_b0_detail.py and twice its schedule: at 1600 iterations the
+# ViT learns the dots in no seed (IoU under 11), at 3200 it does. The baseline of
 # upernet_deit_s_fdam_detail.py. Make the data first:
 #   python -m mmfreq.datasets.detail_scenes data/synthetic_detail
 _base_ = './upernet_deit_s_synthetic.py'
 dataset_type = 'mmfreq.SyntheticDetailDataset'
 data_root = 'data/synthetic_detail'
-max_iters = 1600
+max_iters = 3200
 
 model = dict(decode_head=dict(num_classes=10), auxiliary_head=dict(num_classes=10))
 
