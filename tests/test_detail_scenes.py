@@ -149,16 +149,17 @@ def test_the_detail_configs_share_data_and_metrics_and_scale_the_schedule():
     # iterations to learn them (docs/fdam_hosts.md, "The configs")
     assert vit['max_iters'] == 2 * mit['max_iters']
     assert vit['train_cfg'] == {**mit['train_cfg'], 'max_iters': vit['max_iters']}
-    assert vit['param_scheduler'][0] == mit['param_scheduler'][0]
+    warmup, poly = mit['param_scheduler']
+    assert vit['param_scheduler'] == [warmup, {**poly, 'end': vit['max_iters']}]
     assert vit['model']['auxiliary_head']['num_classes'] == len(CLASSES)
     for name in own:
         cfg = Config.fromfile(ROOT / 'configs' / f'{name}_detail.py',
                               import_custom_modules=False)
         assert cfg.param_scheduler[1].end == cfg.train_cfg.max_iters, name
         assert cfg.model.decode_head.num_classes == len(CLASSES), name
-    assert [m.type for m in cfg.val_evaluator] == ['IoUMetric', 'mmfreq.BoundaryIoUMetric']
-    assert cfg.train_dataloader.dataset.type == 'mmfreq.SyntheticDetailDataset'
-    assert cfg.test_dataloader.dataset.data_root == 'data/synthetic_detail'
+        assert [m.type for m in cfg.val_evaluator] == ['IoUMetric', 'mmfreq.BoundaryIoUMetric']
+        assert cfg.train_dataloader.dataset.type == 'mmfreq.SyntheticDetailDataset'
+        assert cfg.test_dataloader.dataset.data_root == 'data/synthetic_detail'
 
 
 @pytest.mark.slow
